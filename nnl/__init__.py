@@ -1,0 +1,79 @@
+"""nnl: nnabla's Python API, re-created (``import nnl as nn``)."""
+
+from __future__ import annotations
+
+import logging
+
+from nnl import core  # noqa: F401  (installs NdArray operators)
+from nnl.core.context import Context, context_scope, get_current_context, set_default_context
+from nnl.core.grad import grad
+from nnl.core.graph import (
+    auto_forward,
+    forward_all,
+    get_auto_forward,
+    set_auto_forward,
+    set_function_post_hook,
+    set_function_pre_hook,
+    unset_function_post_hook,
+    unset_function_pre_hook,
+)
+from nnl.core.ndarray import NdArray
+from nnl.core.random import seed
+from nnl.core.variable import Variable
+from nnl.parameter import (
+    clear_parameters,
+    get_current_parameter_scope,
+    get_parameters,
+    no_grad,
+    parameter_scope,
+)
+
+__version__ = "0.1.0"
+
+logger = logging.getLogger("nnl")
+
+
+def prefer_cached_array(prefer: bool) -> None:
+    """Accepted for nnabla compatibility; NumPy manages host memory itself."""
+
+
+def reset_array_preference() -> None:
+    """Accepted for nnabla compatibility."""
+
+
+def array_classes() -> list[str]:
+    return ["CpuCachedArray", "CpuArray"]
+
+
+def set_global_recompute(recompute: bool) -> None:
+    """Accepted for nnabla compatibility (activation recomputation is not used by the NumPy backend)."""
+
+
+__all__ = [
+    "Context",
+    "NdArray",
+    "Variable",
+    "array_classes",
+    "auto_forward",
+    "clear_parameters",
+    "context_scope",
+    "forward_all",
+    "get_auto_forward",
+    "get_current_context",
+    "get_current_parameter_scope",
+    "get_parameters",
+    "grad",
+    "logger",
+    "no_grad",
+    "parameter_scope",
+    "prefer_cached_array",
+    "reset_array_preference",
+    "seed",
+    "set_auto_forward",
+    "set_default_context",
+    "set_function_post_hook",
+    "set_function_pre_hook",
+    "set_global_recompute",
+    "unset_function_post_hook",
+    "unset_function_pre_hook",
+]

@@ -1,0 +1,315 @@
+"""The Function contract: one small class per catalogue function; an instance is one node of a graph.
+
+A function class declares
+- ``input_names`` / ``output_names`` (``'bias?'`` optional, ``'*x'`` variadic),
+- its arguments as annotated class attributes with nnabla's names, types and defaults
+  (``base_axis: Int64 = 1``; ``None`` stands for a default computed in ``setup_impl`` from the inputs),
+- ``setup_impl(inputs)``: validation and shape inference, returns the output shapes,
+- ``forward_impl(xp, x)``: arrays in, arrays out (``xp`` is the array namespace),
+- ``backward_impl(xp, x, y, dy, need)``: the gradient of each input whose ``need`` flag is set, as arrays
+  (``None`` elsewhere); the engine owns accumulation, pruning and freeing,
+- optionally ``grad_graph(x, y, dy, need)``: the same gradient written with ``F`` on Variables, which
+  ``nn.grad`` uses so that the gradient can itself be differentiated,
+- ``grad_depends_input`` / ``grad_depends_output``: which buffers ``backward_impl`` reads, so the graph can free
+  the others (``clear_no_need_grad``).
+
+Kernels must return new arrays (never an input itself) unless sharing memory is the function's meaning.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+import numpy as np
+
+from nnl.core.context import Context, get_current_context
+from nnl.core.errors import FunctionArgumentError
+
+# Argument types: the vocabulary of nnabla's functions.yaml (the names are the NNP schema's types).
+Int64 = Annotated[int, "int64"]
+Float = Annotated[float, "float"]
+Double = Annotated[float, "double"]
+Bool = Annotated[bool, "bool"]
+String = Annotated[str, "string"]
+Shape = Annotated[tuple, "Shape"]
+Ints = Annotated[tuple, "repeated int64"]
+Floats = Annotated[tuple, "repeated float"]
+CommunicatorArg = Annotated[object, "Communicator"]
+
+_ARGUMENT_TYPES = {
+    "Int64": "int64",
+    "Float": "float",
+    "Double": "double",
+    "Bool": "bool",
+    "String": "string",
+    "Shape": "Shape",
+    "Ints": "repeated int64",
+    "Floats": "repeated float",
+    "CommunicatorArg": "Communicator",
+}
+
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+
+
+@dataclass(frozen=True)
+class ArgumentSpec:
+    """One argument of a function: its schema type (``'int64'``, ``'Shape'``, ...) and default."""
+
+    name: str
+    type: str
+    default: Any
+
+
+class FunctionInfo:
+    """What ``function.info`` gives in nnabla: ``type_name``, ``args`` and ``tags``."""
+
+    __slots__ = ("type_name", "args", "tags")
+
+    def __init__(self, type_name: str, args: dict[str, Any]) -> None:
+        self.type_name = type_name
+        self.args = args
+        self.tags: dict[str, Any] = {}
+
+
+class Function:
+    """Base class of every function of the catalogue (see the module docstring for the contract)."""
+
+    name: ClassVar[str] = "Function"
+    category: ClassVar[str] = ""
+    input_names: ClassVar[tuple[str, ...]] = ("x",)
+    output_names: ClassVar[tuple[str, ...]] = ("y",)
+    grad_depends_input: ClassVar[bool | tuple[int, ...]] = True
+    grad_depends_output: ClassVar[bool] = False
+    args_spec: ClassVar[dict[str, ArgumentSpec]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+        spec: dict[str, ArgumentSpec] = {}
+        for klass in reversed(cls.__mro__):
+            for arg_name, annotation in klass.__dict__.get("__annotations__", {}).items():
+                type_name = _argument_type(cls, arg_name, annotation)
+                if type_name is None:
+                    continue
+                default = klass.__dict__.get(arg_name, REQUIRED)
+                spec[arg_name] = ArgumentSpec(arg_name, type_name, default)
+        cls.args_spec = spec
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and isinstance(args[0], Context):  # nnabla's F.Affine(ctx, base_axis) form
+            self.context: Context | None = args[0]
+            args = args[1:]
+        else:
+            self.context = None
+        spec = self.args_spec
+        if len(args) > len(spec):
+            raise TypeError(f"{self.name}: takes {len(spec)} arguments ({', '.join(spec)}), got {len(args)}.")
+        for arg_spec, value in zip(spec.values(), args):
+            setattr(self, arg_spec.name, value)
+        for key, value in kwargs.items():
+            if key not in spec:
+                raise TypeError(f"{self.name}: unexpected argument {key!r}; its arguments are ({', '.join(spec)}).")
+            setattr(self, key, value)
+        for arg_spec in list(spec.values())[len(args) :]:
+            if arg_spec.name not in kwargs:
+                if arg_spec.default is REQUIRED:
+                    raise TypeError(f"{self.name}: missing required argument {arg_spec.name!r}.")
+                setattr(self, arg_spec.name, arg_spec.default)
+        self.inputs: list[Any] = []
+        self._outputs: list[weakref.ref] = []
+        self._out_data: list[Any] = []
+        self._out_grad: list[Any] = []
+        self._in_shapes: list[tuple[int, ...]] = []
+        self.kernel = ""
+        self._forward: Any = None
+        self._backward: Any = None
+        self.xp: Any = np
+        self._need_backward = True
+
+    # -- the author's contract ----------------------------------------------------------------------------
+    def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
+        raise NotImplementedError(f"{self.name}.setup_impl")
+
+    def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
+        raise NotImplementedError(f"{self.name}.forward_impl")
+
+    def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        raise NotImplementedError(f"{self.name}: back-propagation is not defined for this function.")
+
+    # -- helpers for authors ---------------------------------------------------------------------------------
+    def fail(self, argument: str, expected: str, received: Any, hint: str = "") -> FunctionArgumentError:
+        """An error naming this function and ``argument`` (``raise self.fail(...)``)."""
+        return FunctionArgumentError(self.name, argument, expected, received, hint)
+
+    def rng(self) -> np.random.RandomState:
+        """This function's random generator: seeded by its ``seed`` argument, else the global one (``nn.seed``)."""
+        generator = self.__dict__.get("_rng")
+        if generator is None:
+            from nnl.core import random
+
+            seed = getattr(self, "seed", -1)
+            generator = random.function_rng() if seed is None or seed < 0 else np.random.RandomState(seed)
+            self._rng = generator
+        return generator
+
+    # -- nnabla's Function API ---------------------------------------------------------------------------------
+    def __call__(self, *inputs: Any, n_outputs: int = -1, outputs: Any = None, auto_forward: bool | None = None) -> Any:
+        from nnl.core import graph
+
+        return graph.apply(self, inputs, n_outputs, outputs, auto_forward)
+
+    @property
+    def args(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.args_spec}
+
+    arguments = args
+
+    @property
+    def info(self) -> FunctionInfo:
+        return FunctionInfo(self.name, self.args)
+
+    @property
+    def outputs(self) -> list[Any]:
+        from nnl.core.variable import Variable
+
+        result = []
+        for i, ref in enumerate(self._outputs):
+            v = ref()
+            if v is None:  # the user dropped this output; give a fresh handle on the same buffers
+                v = Variable._output_of(self, self._out_data[i]._shape, False)
+                v._data, v._grad = self._out_data[i], self._out_grad[i]
+                self._outputs[i] = weakref.ref(v)
+            result.append(v)
+        return result
+
+    @property
+    def need_grad(self) -> bool:
+        return any(v.need_grad for v in self.inputs)
+
+    @property
+    def rank(self) -> int:
+        return max((v.rank for v in self.inputs), default=-1) + 1
+
+    def min_inputs(self) -> int:
+        return sum(1 for n in self.input_names if not n.endswith("?") and not n.startswith("*"))
+
+    def min_outputs(self) -> int:
+        return sum(1 for n in self.output_names if not n.startswith("*"))
+
+    def grad_depends_output_data(self, i: int, o: int) -> bool:
+        return bool(self.grad_depends_output)
+
+    def grad_depends_input_data(self, i: int, j: int) -> bool:
+        depends = self.grad_depends_input
+        return j in depends if isinstance(depends, tuple) else bool(depends)
+
+    def inplace_data(self, i: int) -> int:
+        return 0
+
+    def inplace_data_with(self, i: int) -> int:
+        return 0
+
+    def need_setup_recompute(self, o: int) -> bool:
+        return False
+
+    def setup_recompute(self, inputs: list[Any], outputs: list[Any]) -> None:
+        """Random functions remember their state so that ``recompute`` replays it (nothing to do here)."""
+
+    def recompute(self, inputs: list[Any], outputs: list[Any]) -> None:
+        self.forward(inputs, outputs)
+
+    def set_active_input_mask(self, mask: list[bool]) -> None:
+        self._active_input_mask = list(mask)
+
+    def setup(self, inputs: list[Any], outputs: list[Any]) -> None:
+        """Validate ``inputs`` and reshape ``outputs`` (nnabla's explicit-list API)."""
+        self._bind_kernels()
+        shapes = self.setup_impl(list(inputs))
+        for v, shape in zip(outputs, shapes):
+            v.reset_shape(shape, force=True)
+        self._in_shapes = [v.shape for v in inputs]
+
+    def forward(self, inputs: list[Any], outputs: list[Any]) -> None:
+        """Compute ``outputs``' data from ``inputs``' data."""
+        if self._forward is None or [v.shape for v in inputs] != self._in_shapes:
+            self.setup(inputs, outputs)
+        results = self._forward(self.xp, [v._data.data for v in inputs])
+        for v, array in zip(outputs, results):
+            v._data._adopt(array)
+
+    def backward(self, inputs: list[Any], outputs: list[Any], accum: list[bool] | None = None) -> None:
+        """Write (or, where ``accum[i]``, add) the gradient of each input with ``need_grad``."""
+        need = [v.need_grad for v in inputs]
+        if not any(need):
+            return
+        if self._backward is None:
+            self.setup(inputs, outputs)
+        grads = self._backward(
+            self.xp,
+            [v._data.data for v in inputs],
+            [v._data.data for v in outputs],
+            [v._grad.data for v in outputs],
+            need,
+        )
+        for i, (v, g) in enumerate(zip(inputs, grads)):
+            if need[i] and g is not None:
+                store_grad(v._grad, g, accum is None or accum[i])
+
+    def _bind_kernels(self) -> None:
+        from nnl.core import dispatch
+
+        dispatch.bind(self, self.context or get_current_context())
+
+    # -- engine support -----------------------------------------------------------------------------------------
+    def _adopt_output(self, v: Any) -> None:
+        v._parent = self
+        self._outputs.append(weakref.ref(v))
+        self._out_data.append(v._data)
+        self._out_grad.append(v._grad)
+
+    def _replace_output(self, old: Any, new: Any) -> None:
+        for i, ref in enumerate(self._outputs):
+            if ref() is old:
+                self._outputs[i] = weakref.ref(new)
+                self._out_data[i], self._out_grad[i] = new._data, new._grad
+                new._parent = self
+
+    def _replace_output_buffers(self, v: Any) -> None:
+        for i, ref in enumerate(self._outputs):
+            if ref() is v:
+                self._out_data[i], self._out_grad[i] = v._data, v._grad
+
+    def __repr__(self) -> str:
+        return f"<Function {self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})>"
+
+
+def store_grad(nd: Any, grad: Any, accumulate: bool) -> None:
+    """Write ``grad`` into the NdArray ``nd``, adding to its content when ``accumulate`` (and not pending zero)."""
+    if accumulate and nd._array is not None and not nd._zeroing:
+        array = nd._array
+        if array.shape != nd._shape:
+            nd._array = np.asarray(grad, dtype=np.float32).reshape(nd._shape).copy()
+        else:
+            array += grad
+        return
+    grad = np.asarray(grad)
+    if grad.base is None and grad.flags.writeable and grad.shape == nd._shape and grad.dtype == np.float32:
+        nd._adopt(grad)
+    else:
+        nd._adopt(np.array(np.broadcast_to(grad, nd._shape), dtype=np.float32))
+
+
+def _argument_type(cls: type, arg_name: str, annotation: Any) -> str | None:
+    """The schema type of an annotated class attribute, or None when it is not an argument."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__metadata__", [None])[0]
+    if text is None or "ClassVar" in str(text):
+        return None
+    text = str(text).replace("| None", "").replace("None |", "").strip()
+    if text in _ARGUMENT_TYPES:
+        return _ARGUMENT_TYPES[text]
+    if text in _ARGUMENT_TYPES.values():
+        return text
+    raise TypeError(f"{cls.__name__}.{arg_name}: unknown argument type {annotation!r}; use one of {list(_ARGUMENT_TYPES)}.")

@@ -1,0 +1,1 @@
+"""File-format converters (ONNX and NNP); see ``nnl convert``."""

@@ -278,9 +278,10 @@ class Function:
                 new._parent = self
 
     def _replace_output_buffers(self, v: Any) -> None:
+        data, grad = v._data, v._grad
         for i, ref in enumerate(self._outputs):
             if ref() is v:
-                self._out_data[i], self._out_grad[i] = v._data, v._grad
+                self._out_data[i], self._out_grad[i] = data, grad
 
     def __repr__(self) -> str:
         return f"<Function {self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})>"

@@ -27,7 +27,7 @@ class BackwardOf(Function):
         super().__init__()
         self.forward_function = forward_function
         self.need = need
-        self.name = f"{forward_function.name}Backward"
+        self.name = f"{forward_function.name}Backward"  # type: ignore[misc]
 
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         n = len(self.forward_function.inputs)

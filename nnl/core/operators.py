@@ -137,14 +137,18 @@ def getitem(x: Any, key: Any) -> Any:
         size = x.shape[axis]
         if isinstance(k, slice):
             b, e, s = k.indices(size)
-            start.append(b), stop.append(e), step.append(s)
+            start.append(b)
+            stop.append(e)
+            step.append(s)
             out_shape.append(len(range(b, e, s)))
         else:
             index = int(k)
             if not -size <= index < size:
                 raise IndexError(f"indexing: index {index} is out of bounds for axis {axis} with size {size}.")
             index %= size
-            start.append(index), stop.append(index + 1), step.append(1)
+            start.append(index)
+            stop.append(index + 1)
+            step.append(1)
         axis += 1
     sliced_shape = [len(range(b, e, s)) for b, e, s in zip(start, stop, step)]
     y = x

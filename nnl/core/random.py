@@ -15,7 +15,6 @@ def function_rng() -> np.random.RandomState:
 
 def seed(seed_value: int, set_function_seed: bool = True, set_parameter_seed: bool = True) -> None:
     """Seed random functions and/or parameter initialisation (nnabla's ``nn.seed``)."""
-    global prng
     if set_function_seed:
         _function_rng.seed(seed_value)
     if set_parameter_seed:

@@ -145,7 +145,7 @@ def _float64_objective(function: Any, arrays: list[Any], grad_indices: list[int]
 def numerical_gradients(objective: Callable[[list[np.ndarray]], float], values: list[np.ndarray], dstep: float) -> list[np.ndarray]:
     """Central differences of ``objective`` in float64, element by element."""
     grads = []
-    for k, v in enumerate(values):
+    for v in values:
         g = np.zeros(v.shape, np.float64)
         for index in np.ndindex(*v.shape):
             saved = v[index]

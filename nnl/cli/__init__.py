@@ -1,0 +1,1 @@
+"""The ``nnl`` command: one module per subcommand, each exposing ``add_arguments(parser)`` and ``run(args)``."""

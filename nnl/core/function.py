@@ -24,6 +24,7 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
+from nnl.core import dispatch
 from nnl.core.context import Context, get_current_context
 from nnl.core.errors import FunctionArgumentError
 
@@ -83,13 +84,25 @@ class Function:
     grad_depends_input: ClassVar[bool | tuple[int, ...]] = True
     grad_depends_output: ClassVar[bool] = False
     args_spec: ClassVar[dict[str, ArgumentSpec]] = {}
+    _argument_names: ClassVar[tuple[str, ...]] = ()
+    _argument_defaults: ClassVar[dict[str, Any]] = {}
+    _required_arguments: ClassVar[tuple[str, ...]] = ()
+
+    # per-instance engine state (class defaults until set)
+    context: Context | None = None
+    kernel = ""
+    xp: Any = np
+    _forward: Any = None
+    _backward: Any = None
+    _need_backward = True
+    _in_shapes: list[tuple[int, ...]] = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
         spec: dict[str, ArgumentSpec] = {}
-        for klass in reversed(cls.__mro__):
+        for klass in reversed(cls.__mro__[: cls.__mro__.index(Function)]):
             for arg_name, annotation in klass.__dict__.get("__annotations__", {}).items():
                 type_name = _argument_type(cls, arg_name, annotation)
                 if type_name is None:
@@ -97,37 +110,34 @@ class Function:
                 default = klass.__dict__.get(arg_name, REQUIRED)
                 spec[arg_name] = ArgumentSpec(arg_name, type_name, default)
         cls.args_spec = spec
+        cls._argument_names = tuple(spec)
+        cls._argument_defaults = {a.name: a.default for a in spec.values() if a.default is not REQUIRED}
+        cls._required_arguments = tuple(a.name for a in spec.values() if a.default is REQUIRED)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if args and isinstance(args[0], Context):  # nnabla's F.Affine(ctx, base_axis) form
-            self.context: Context | None = args[0]
+        if args and type(args[0]) is Context:  # nnabla's F.Affine(ctx, base_axis) form
+            self.context = args[0]
             args = args[1:]
-        else:
-            self.context = None
-        spec = self.args_spec
-        if len(args) > len(spec):
-            raise TypeError(f"{self.name}: takes {len(spec)} arguments ({', '.join(spec)}), got {len(args)}.")
-        for arg_spec, value in zip(spec.values(), args):
-            setattr(self, arg_spec.name, value)
-        for key, value in kwargs.items():
-            if key not in spec:
-                raise TypeError(f"{self.name}: unexpected argument {key!r}; its arguments are ({', '.join(spec)}).")
-            setattr(self, key, value)
-        for arg_spec in list(spec.values())[len(args) :]:
-            if arg_spec.name not in kwargs:
-                if arg_spec.default is REQUIRED:
-                    raise TypeError(f"{self.name}: missing required argument {arg_spec.name!r}.")
-                setattr(self, arg_spec.name, arg_spec.default)
+        names = self._argument_names
+        state = self.__dict__
+        state.update(self._argument_defaults)
+        if args:
+            if len(args) > len(names):
+                raise TypeError(f"{self.name}: takes {len(names)} arguments ({', '.join(names)}), got {len(args)}.")
+            state.update(zip(names, args))
+        if kwargs:
+            for key in kwargs:
+                if key not in self.args_spec:
+                    raise TypeError(f"{self.name}: unexpected argument {key!r}; its arguments are ({', '.join(names)}).")
+            state.update(kwargs)
+        if self._required_arguments:
+            for required in self._required_arguments:
+                if required not in state:
+                    raise TypeError(f"{self.name}: missing required argument {required!r}.")
         self.inputs: list[Any] = []
         self._outputs: list[weakref.ref] = []
         self._out_data: list[Any] = []
         self._out_grad: list[Any] = []
-        self._in_shapes: list[tuple[int, ...]] = []
-        self.kernel = ""
-        self._forward: Any = None
-        self._backward: Any = None
-        self.xp: Any = np
-        self._need_backward = True
 
     # -- the author's contract ----------------------------------------------------------------------------
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
@@ -259,8 +269,6 @@ class Function:
                 store_grad(v._grad, g, accum is None or accum[i])
 
     def _bind_kernels(self) -> None:
-        from nnl.core import dispatch
-
         dispatch.bind(self, self.context or get_current_context())
 
     # -- engine support -----------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from nnl.core.function import Function, store_grad
 from nnl.core.ndarray import NdArray
 
 Hook = Callable[[Function], Any]
+Variable: Any = None  # set by nnl.core.variable (which imports this module)
 
 
 class _GraphState(threading.local):
@@ -74,12 +75,14 @@ def no_grad_scope(no_grad: bool = True) -> Iterator[None]:
         _state.no_grad = previous
 
 
-def set_function_pre_hook(key: str, hook: Hook) -> None:
-    _pre_hooks[key] = hook
+def set_function_pre_hook(key: str, function_pre_hook: Hook) -> None:
+    """Call ``function_pre_hook(function)`` before every function of every forward and backward."""
+    _pre_hooks[key] = function_pre_hook
 
 
-def set_function_post_hook(key: str, hook: Hook) -> None:
-    _post_hooks[key] = hook
+def set_function_post_hook(key: str, function_post_hook: Hook) -> None:
+    """Call ``function_post_hook(function)`` after every function of every forward and backward."""
+    _post_hooks[key] = function_post_hook
 
 
 def unset_function_pre_hook(key: str) -> None:
@@ -93,21 +96,25 @@ def unset_function_post_hook(key: str) -> None:
 # -- building -------------------------------------------------------------------------------------------------
 def apply(function: Function, inputs: Sequence[Any], n_outputs: int, outputs: Any, auto: bool | None) -> Any:
     """Connect ``function`` to ``inputs``, create its outputs and, in dynamic mode, run it."""
-    from nnl.core.variable import Variable
-
-    if any(type(v) is NdArray for v in inputs):
-        return _apply_imperative(function, inputs, outputs)
     for i, v in enumerate(inputs):
-        if not isinstance(v, Variable):
-            name = _input_name(function, i)
-            raise TypeError(f"{function.name}: input {name} must be an nnl.Variable, got {type(v).__name__}.")
+        if type(v) is not Variable:
+            if isinstance(v, NdArray):
+                return _apply_imperative(function, inputs, outputs)
+            if not isinstance(v, Variable):
+                name = _input_name(function, i)
+                raise TypeError(f"{function.name}: input {name} must be an nnl.Variable, got {type(v).__name__}.")
     if function.inputs:
         raise RuntimeError(f"{function.name}: this function object is already part of a graph; create a new one.")
     function.inputs = list(inputs)
     function._bind_kernels()
     shapes = function.setup_impl(function.inputs)
     function._in_shapes = [v._data._shape for v in inputs]
-    need_grad = not _state.no_grad and any(v.need_grad for v in inputs)
+    need_grad = False
+    if not _state.no_grad:
+        for v in inputs:
+            if v.need_grad:
+                need_grad = True
+                break
     if outputs is None:
         output_vars = [Variable._output_of(function, tuple(shape), need_grad) for shape in shapes]
         for v in output_vars:
@@ -129,8 +136,6 @@ def apply(function: Function, inputs: Sequence[Any], n_outputs: int, outputs: An
 
 def _apply_imperative(function: Function, inputs: Sequence[Any], outputs: Any) -> Any:
     """F called on NdArrays: compute now and return NdArrays (nothing is recorded)."""
-    from nnl.core.variable import Variable
-
     wrapped = []
     for v in inputs:
         w = Variable(v.shape if isinstance(v, NdArray) else ())

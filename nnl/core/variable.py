@@ -310,6 +310,7 @@ class Variable:
 
 
 _FLOAT32 = np.dtype(np.float32)
+graph.Variable = Variable
 
 
 def _checked_ndarray(v: Variable, value: NdArray, what: str) -> NdArray:

@@ -27,6 +27,8 @@ from nnl.parameter import (
     no_grad,
     parameter_scope,
 )
+from nnl.parameter_io import load_parameters, save_parameters
+from nnl.solver import set_solver_post_hook, set_solver_pre_hook, unset_solver_post_hook, unset_solver_pre_hook
 
 __version__ = "0.1.0"
 
@@ -50,6 +52,10 @@ def set_global_recompute(recompute: bool) -> None:
 
 
 __all__ = [
+    "unset_solver_pre_hook",
+    "unset_solver_post_hook",
+    "set_solver_pre_hook",
+    "set_solver_post_hook",
     "Context",
     "NdArray",
     "Variable",
@@ -63,11 +69,13 @@ __all__ = [
     "get_current_parameter_scope",
     "get_parameters",
     "grad",
+    "load_parameters",
     "logger",
     "no_grad",
     "parameter_scope",
     "prefer_cached_array",
     "reset_array_preference",
+    "save_parameters",
     "seed",
     "set_auto_forward",
     "set_default_context",

@@ -52,12 +52,16 @@ def parameter_scope(name: str, scope: OrderedDict[str, Any] | None = None) -> It
         _state.stack.pop()
 
 
-def _split(name: str) -> tuple[OrderedDict[str, Any], str]:
-    scope = get_current_parameter_scope()
+def _split(name: str, create: bool = True) -> tuple[OrderedDict[str, Any] | None, str]:
+    """The scope holding ``name`` and the leaf name; missing scopes are created unless ``create`` is False."""
+    scope: OrderedDict[str, Any] | None = get_current_parameter_scope()
     *scopes, leaf = name.split("/")
     for part in scopes:
+        assert scope is not None
         child = scope.get(part)
         if child is None:
+            if not create:
+                return None, leaf
             child = OrderedDict()
             scope[part] = child
         scope = child
@@ -65,20 +69,21 @@ def _split(name: str) -> tuple[OrderedDict[str, Any], str]:
 
 
 def get_parameter(key: str) -> Variable | None:
-    scope, leaf = _split(key)
-    value = scope.get(leaf)
+    scope, leaf = _split(key, create=False)
+    value = None if scope is None else scope.get(leaf)
     return value if isinstance(value, Variable) else None
 
 
 def set_parameter(key: str, param: Variable) -> None:
     scope, leaf = _split(key)
+    assert scope is not None
     scope[leaf] = param
 
 
 def pop_parameter(key: str) -> Variable | None:
-    scope, leaf = _split(key)
-    value = scope.get(leaf)
-    if isinstance(value, Variable):
+    scope, leaf = _split(key, create=False)
+    value = None if scope is None else scope.get(leaf)
+    if scope is not None and isinstance(value, Variable):
         del scope[leaf]
         return value
     return None
@@ -112,7 +117,9 @@ def get_parameter_or_create(
                 raise ValueError(f"get_parameter_or_create: initializer array for {name!r} has shape {value.shape}, expected {shape}.")
             param.d = value
         set_parameter(name, param)
-    elif shape is not None:
+    else:
+        param.need_grad = need_grad  # as nnabla: the flag given at each call is the parameter's
+    if shape is not None:
         requested = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
         if requested != tuple(param.shape):
             raise ValueError(

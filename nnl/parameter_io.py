@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from nnl.core.variable import Variable
-from nnl.parameter import get_parameter, get_parameter_or_create, get_parameters
+from nnl.parameter import get_current_parameter_scope, get_parameter, get_parameters, set_parameter
 
 __all__ = ["load_parameters", "save_parameters"]
 
 _SAVE_FORMATS = (".h5", ".protobuf", ".nntxt", ".prototxt")
 _LOAD_FORMATS = (".h5", ".protobuf", ".nntxt", ".prototxt", ".nnp")
+_MEMBER_FORMATS = (".h5", ".protobuf", ".nntxt", ".prototxt")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def _h5_bytes(params: OrderedDict[str, Variable], target: Any) -> bytes | None:
         for index, (name, v) in enumerate(params.items()):
             try:
                 hd[name] = _array_of(v)
-            except (ValueError, TypeError, KeyError) as e:
+            except (ValueError, TypeError, KeyError, OSError) as e:
                 raise ValueError(f"save_parameters: cannot store parameter {name!r} in HDF5: {e}") from e
             attrs = hd[name].attrs
             attrs["need_grad"] = bool(v.need_grad)
@@ -243,7 +244,9 @@ class _Entry:
 
 
 def _corrupt(where: str, fmt: str, error: BaseException) -> ValueError:
-    return ValueError(f"load_parameters: {where} is not a readable {fmt} parameter file ({type(error).__name__}: {error}).")
+    return ValueError(
+        f"load_parameters: {where} is not a readable {fmt} parameter file ({type(error).__name__}: {error})."
+    )
 
 
 def _entries_from_h5(data: bytes, where: str) -> list[_Entry]:
@@ -323,52 +326,63 @@ def _collect(data: bytes, ext: str, where: str, proto: Any, needs_proto: bool) -
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             members = [(name, os.path.splitext(name)[1].lower()) for name in archive.namelist()]
-            contents = {name: archive.read(name) for name, member_ext in members if member_ext in _LOAD_FORMATS}
+            contents = {name: archive.read(name) for name, member_ext in members if member_ext in _MEMBER_FORMATS}
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as e:
             raise _corrupt(where, "NNP (zip)", e) from e
-        entries: list[_Entry] = []
+        h5_entries: list[_Entry] = []
+        merged_proto = False
         for name, member_ext in members:
-            if member_ext in (".h5", ".protobuf", ".nntxt", ".prototxt"):
-                member_where = f"{where} (member {name!r})"
-                found = _collect(contents[name], member_ext, member_where, proto, needs_proto)
-                entries = found if member_ext != ".h5" else entries + found
+            if member_ext in _MEMBER_FORMATS:
+                found = _collect(contents[name], member_ext, f"{where} (member {name!r})", proto, needs_proto)
                 if member_ext == ".h5":
-                    continue
-        return entries
+                    h5_entries.extend(found)
+                else:
+                    merged_proto = True
+        return (_entries_from_proto(proto, where) if merged_proto else []) + h5_entries
     raise ValueError(f"load_parameters: unsupported format {ext!r} for {where}; supported: {', '.join(_LOAD_FORMATS)}.")
+
+
+def _peek(name: str) -> Variable | None:
+    """The parameter ``name`` of the current scope, without creating scopes on the way (unlike get_parameter)."""
+    node: Any = get_current_parameter_scope()
+    for part in name.split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+        if node is None:
+            return None
+    return node if isinstance(node, Variable) else None
 
 
 def _publish(entries: list[_Entry], where: str) -> None:
     # Check every shape first: nothing is published if one parameter conflicts.
     final: OrderedDict[str, _Entry] = OrderedDict()
     for e in entries:
-        final[e.name] = e
-        final.move_to_end(e.name)
+        final[e.name] = e  # the last occurrence wins, at the place of the first
     for e in final.values():
-        existing = get_parameter(e.name)
+        existing = _peek(e.name)
         if existing is not None and tuple(existing.shape) != tuple(e.array.shape):
             raise ValueError(
                 f"load_parameters: {where}: parameter {e.name!r} has shape {tuple(e.array.shape)} in the file but "
                 f"{tuple(existing.shape)} in the current scope. To clear all parameters, call nn.clear_parameters()."
             )
     for e in final.values():
-        existing = get_parameter(e.name)
-        if existing is None:
-            var = get_parameter_or_create(e.name, e.array.shape, need_grad=e.need_grad)
-            var = get_parameter(e.name) or var
+        var = get_parameter(e.name)
+        if var is None:
+            var = Variable(e.array.shape, need_grad=e.need_grad)
+            set_parameter(e.name, var)
         else:
-            var = existing
             var.need_grad = e.need_grad
         array = e.array
-        buffer = var.data
-        target_dtype = array.dtype if array.dtype != np.float64 else np.float32
-        buffer.cast(target_dtype)[...] = array
+        var.data.cast(array.dtype if array.dtype != np.float64 else np.float32)[...] = array
 
 
 def _load_into(path: Any, ext: str, proto: Any, needs_proto: bool) -> list[_Entry]:
     where = _describe(path)
     if ext not in _LOAD_FORMATS:
-        raise ValueError(f"load_parameters: unsupported format {ext!r} for {where}; supported: {', '.join(_LOAD_FORMATS)}.")
+        raise ValueError(
+            f"load_parameters: unsupported format {ext!r} for {where}; supported: {', '.join(_LOAD_FORMATS)}."
+        )
     data = read_bytes(path)
     return _collect(data, ext, where, proto, needs_proto)
 

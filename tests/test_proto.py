@@ -35,7 +35,14 @@ def test_pb2_matches_proto(tmp_path):
     pytest.importorskip("grpc_tools")
     out = tmp_path / "set.pb"
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", f"-I{ROOT / 'nnl' / 'nnp'}", f"--descriptor_set_out={out}", "nnabla.proto"],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{ROOT / 'nnl' / 'nnp'}",
+            f"--descriptor_set_out={out}",
+            "nnabla.proto",
+        ],
         check=True,
     )
     fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
@@ -78,8 +85,17 @@ def _fields(message) -> dict[str, int]:
         ("Context", {"backends": 1, "array_class": 2, "device_id": 3, "backend": 4, "compute_backend": 5}),
         (
             "NNablaProtoBuf",
-            {"version": 1, "global_config": 2, "training_config": 10, "network": 100, "parameter": 200,
-             "dataset": 300, "optimizer": 400, "monitor": 500, "executor": 600},
+            {
+                "version": 1,
+                "global_config": 2,
+                "training_config": 10,
+                "network": 100,
+                "parameter": 200,
+                "dataset": 300,
+                "optimizer": 400,
+                "monitor": 500,
+                "executor": 600,
+            },
         ),
         ("Parameter", {"variable_name": 1, "shape": 20, "data": 100, "need_grad": 101}),
         ("Variable", {"name": 1, "type": 2, "repeat_id": 3, "shape": 20, "initializer": 100}),
@@ -137,8 +153,26 @@ def test_function_oneof_numbers():
 
 def test_solver_oneof_numbers():
     fields = pb.Solver.DESCRIPTOR.fields_by_name
-    names = ["sgd", "sgdw", "momentum", "lars", "nesterov", "adadelta", "adagrad", "adabelief", "rmsprop",
-             "rmsprop_graves", "adam", "adamw", "adabound", "adamax", "amsgrad", "amsbound", "lamb", "lion"]
+    names = [
+        "sgd",
+        "sgdw",
+        "momentum",
+        "lars",
+        "nesterov",
+        "adadelta",
+        "adagrad",
+        "adabelief",
+        "rmsprop",
+        "rmsprop_graves",
+        "adam",
+        "adamw",
+        "adabound",
+        "adamax",
+        "amsgrad",
+        "amsbound",
+        "lamb",
+        "lion",
+    ]
     assert [fields[f"{n}_param"].number for n in names] == list(range(100, 118))
     assert fields["states"].message_type.GetOptions().map_entry
     assert fields["weight_decay"].number == 20 and fields["lr_decay"].number == 30

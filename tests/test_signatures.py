@@ -35,7 +35,9 @@ def _reference() -> list[tuple[str, str, str]]:
 
 
 def _parameters(text: str) -> list[tuple[str, str, object]]:
-    """(kind, name, default) of a signature text such as 'x, axis=None, *x, **kw'."""
+    """(kind, name, default) of a signature text such as 'x, axis=None, *x, **kw'; a class default
+    ``<class 'numpy.int8'>`` becomes the string ``'numpy.int8'``."""
+    text = re.sub(r"<class '([\w.]+)'>", r"'\1'", text)
     tree = ast.parse(f"def f({text}): pass").body[0].args  # type: ignore[attr-defined]
     out: list[tuple[str, str, object]] = []
     positional = tree.posonlyargs + tree.args
@@ -56,6 +58,8 @@ def _ours(obj: object) -> list[tuple[str, str, object]]:
     for p in inspect.signature(obj).parameters.values():  # type: ignore[arg-type]
         kind = {p.VAR_POSITIONAL: "*", p.VAR_KEYWORD: "**", p.KEYWORD_ONLY: "kwonly"}.get(p.kind, "arg")
         default = None if p.default is inspect.Parameter.empty else p.default
+        if isinstance(default, type):
+            default = f"{default.__module__}.{default.__name__}"
         out.append((kind, p.name, default))
     return out
 

@@ -311,7 +311,7 @@ def load_table(path: Path = TABLE) -> dict:
     with open(path, encoding="utf-8") as f:
         table = json.load(f)
     for kind in ("functions", "solvers"):
-        for name, snake, args in table[kind]:
+        for name, _snake, args in table[kind]:
             for arg, typ in args or []:
                 if typ not in YAML_TYPES:
                     raise ValueError(f"{path}: {kind} {name}.{arg} has unknown type {typ!r}")

@@ -25,11 +25,11 @@ from nnl.ext_utils import get_extension_context
 def mnist_lenet_prediction(image, test=False):
     """LeNet: two conv + max-pooling + ReLU stages and two affine layers (nnabla-examples' network)."""
     image /= 255.0
-    c1 = PF.convolution(image, 16, (5, 5), name="conv1")
+    c1 = PF.convolution(image, 20, (5, 5), name="conv1")
     c1 = F.relu(F.max_pooling(c1, (2, 2)), inplace=True)
-    c2 = PF.convolution(c1, 16, (5, 5), name="conv2")
+    c2 = PF.convolution(c1, 50, (5, 5), name="conv2")
     c2 = F.relu(F.max_pooling(c2, (2, 2)), inplace=True)
-    c3 = F.relu(PF.affine(c2, 50, name="fc3"), inplace=True)
+    c3 = F.relu(PF.affine(c2, 500, name="fc3"), inplace=True)
     c4 = PF.affine(c3, 10, name="fc4")
     return c4
 

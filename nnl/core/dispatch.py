@@ -2,7 +2,7 @@
 
 Backends register overrides keyed by (function name, backend string), e.g. ``('Convolution', 'torch:float')``.
 The NumPy reference (each function's own ``forward_impl``/``backward_impl``) serves every ``cpu:*`` entry and is
-the fallback when no listed backend has the function; ``function.kernel`` records which one was bound.
+the fallback when no listed backend has the function; ``function.implementation`` records which one was bound.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def bind(function: Any, ctx: Context) -> None:
     for backend in ctx.backend:
         kernel = _overrides.get((function.name, backend))
         if kernel is not None:
-            function.kernel = backend
+            function.implementation = backend
             function.xp = kernel.xp
             function._forward = lambda xp, x, _k=kernel, _f=function: _k.forward(_f, xp, x)
             if kernel.backward is not None:
@@ -54,7 +54,7 @@ def bind(function: Any, ctx: Context) -> None:
             return
         if backend.startswith("cpu:"):
             break
-    function.kernel = "cpu:float"
+    function.implementation = "cpu:float"
     function.xp = np
     function._forward = function.forward_impl
     function._backward = function.backward_impl

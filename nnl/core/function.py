@@ -90,7 +90,7 @@ class Function:
 
     # per-instance engine state (class defaults until set)
     context: Context | None = None
-    kernel = ""
+    implementation = ""  # the backend whose kernels were bound, e.g. "cpu:float"
     xp: Any = np
     _forward: Any = None
     _backward: Any = None
@@ -248,7 +248,7 @@ class Function:
             self.setup(inputs, outputs)
         results = self._forward(self.xp, [v._data.data for v in inputs])
         for v, array in zip(outputs, results):
-            v._data._adopt(array)
+            v._data._adopt(np.asarray(array))
 
     def backward(self, inputs: list[Any], outputs: list[Any], accum: list[bool] | None = None) -> None:
         """Write (or, where ``accum[i]``, add) the gradient of each input with ``need_grad``."""

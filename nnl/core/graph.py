@@ -236,6 +236,8 @@ def _run_forward(function: Function, pre_hook: Hook | None, post_hook: Hook | No
         hook(function)
     results = function._forward(function.xp, [v._data.data for v in inputs])
     for nd, array in zip(function._out_data, results):
+        if type(array) is not np.ndarray:  # NumPy reductions of 0-d arrays give scalars
+            array = np.asarray(array)
         nd._array = array
         nd._zeroing = False
     if post_hook is not None:
@@ -257,7 +259,7 @@ def _resetup(function: Function) -> None:
 
 def _forward_frees(order: list[Function], roots: Sequence[Any], only_no_need_grad: bool) -> list[list[NdArray]]:
     """For each step, the intermediate data buffers nothing later reads (and, if asked, no backward reads)."""
-    keep = {id(r._data) for r in roots}
+    keep = {id(r._data) for r in roots} | _protected_inputs(order)
     last_use: dict[int, tuple[int, NdArray]] = {}
     needed_by_backward: set[int] = set()
     if only_no_need_grad:
@@ -279,6 +281,15 @@ def _forward_frees(order: list[Function], roots: Sequence[Any], only_no_need_gra
         if key not in keep and key not in needed_by_backward:
             frees[step].append(nd)
     return frees
+
+
+def _protected_inputs(order: list[Function]) -> set[int]:
+    """Data buffers that functions such as Sink ask never to free (the outputs the user wants)."""
+    return {id(v._data) for f in order if getattr(f, "prohibit_clear_input_buffers", _false)() for v in f.inputs}
+
+
+def _false() -> bool:
+    return False
 
 
 # -- backward -------------------------------------------------------------------------------------------------
@@ -315,6 +326,7 @@ def backward(
     callbacks = _as_list(communicator_callbacks)
     hooks = [h for h in (pre_hook, *_pre_hooks.values()) if h is not None]
     post_hooks = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
+    protected = _protected_inputs(order) if clear_buffer else set()
     for function in reversed(order):
         if not function._need_backward:
             continue
@@ -330,31 +342,31 @@ def backward(
             dy,
             need,
         )
+        adopted = {id(d) for d in dy}  # arrays that may not become a second buffer's memory
         for v, g, n in zip(inputs, grads, need):
             if not n or g is None:
                 continue
             nd = v._grad
-            if v._parent is None:
-                store_grad(nd, g, True)
-            elif id(nd) in written:
-                store_grad(nd, g, True)
-            else:
-                store_grad(nd, g, False)
-                written.add(id(nd))
+            accumulate = v._parent is None or id(nd) in written
+            if id(g) in adopted and not (accumulate and nd._array is not None and not nd._zeroing):
+                g = g.copy()
+            store_grad(nd, g, accumulate)
+            adopted.add(id(nd._array))
+            written.add(id(nd))
         for hook in post_hooks:
             hook(function)
         for callback in callbacks:
             callback.on_function_backward(function)
         if clear_buffer:
-            _free_outputs(function, root)
+            _free_outputs(function, root, protected)
     for callback in callbacks:
         callback.on_finish_backward()
 
 
-def _free_outputs(function: Function, root: Any) -> None:
+def _free_outputs(function: Function, root: Any, protected: set[int]) -> None:
     for ref, data, grad in zip(function._outputs, function._out_data, function._out_grad):
         v = ref()
-        if data is root._data or (v is not None and v.persistent):
+        if data is root._data or id(data) in protected or (v is not None and v.persistent):
             continue
         data.clear()
         grad.clear()

@@ -149,6 +149,11 @@ class Variable:
             raise TypeError("len() of a 0-d Variable")
         return self.shape[0]
 
+    def __bool__(self) -> bool:
+        return True  # a Variable is a graph node, never a truth value (as in nnabla)
+
+    __array_ufunc__ = None  # `numpy_value op variable` defers to the Variable's operators
+
     # -- graph ------------------------------------------------------------------------------------------
     @property
     def parent(self) -> Function | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit as _expit
 
 from nnl.core.function import Function
 from nnl.functions._helpers import broadcast_shapes, normalize_axis
@@ -23,6 +24,26 @@ class Unary(Function):
         return [inputs[0].shape]
 
 
+class PreparedUnary(Unary):
+    """A unary function whose kernels read constants derived from its arguments by ``prepare(like)``.
+
+    ``prepare(None)`` runs at construction (Python floats), so that ``forward_impl`` works even when another
+    function calls it without ``setup_impl`` (fused functions do); ``setup_impl`` runs ``prepare(first input)``
+    (0-d arrays of the input's dtype, the fast form).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepare(None)
+
+    def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
+        self.prepare(inputs[0])
+        return [inputs[0].shape]
+
+    def prepare(self, like: Any) -> None:
+        raise NotImplementedError
+
+
 class Binary(Function):
     """Two inputs broadcast together as NumPy does."""
 
@@ -31,6 +52,21 @@ class Binary(Function):
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         s0, s1 = inputs[0].shape, inputs[1].shape
         return [s0 if s0 == s1 else broadcast_shapes(self, s0, s1)]
+
+
+# 0-d float32 constants: NumPy combines them with arrays faster than Python scalars (and float64 data stays
+# float64, as 0-d arrays do not upcast an array of the same kind).
+ZERO = np.array(0.0, np.float32)
+ONE = np.array(1.0, np.float32)
+
+
+def scalar_const(value: float, like: Any) -> Any:
+    """``value`` as a 0-d array of ``like``'s float dtype (nnabla's ``(T)val``: fast and exact for that dtype);
+    a Python float for non-float data or without ``like``."""
+    if like is None:
+        return float(value)
+    dtype = like.dtype
+    return np.array(value, dtype) if dtype.kind == "f" else float(value)
 
 
 def float_dtype(array: Any) -> Any:
@@ -52,8 +88,16 @@ def positive_axis(function: Function, axis: int, ndim: int, argument: str = "axi
     return normalize_axis(function, int(axis), ndim, argument)
 
 
+# Small arrays: one scipy/NumPy ufunc call (least per-call overhead); large arrays: compositions of NumPy's SIMD
+# ufuncs (tanh, exp, log), several times faster per element than expit/logaddexp.
+_SMALL_SIGMOID = 512
+_SMALL_SOFTPLUS = 64
+
+
 def sigmoid(x: Any) -> Any:
-    """Logistic sigmoid written through tanh: no overflow for large ``|x|``, keeps the dtype."""
+    """Logistic sigmoid without overflow, in the input's dtype."""
+    if x.size <= _SMALL_SIGMOID:
+        return _expit(x)
     y = np.tanh(x * 0.5)
     y += 1
     y *= 0.5
@@ -61,8 +105,16 @@ def sigmoid(x: Any) -> Any:
 
 
 def softplus(x: Any) -> Any:
-    """``log(1 + exp(x))`` without overflow."""
-    return np.logaddexp(x, 0)
+    """``log(1 + exp(x))`` without overflow, in the input's dtype."""
+    if x.size <= _SMALL_SOFTPLUS:
+        return np.logaddexp(x, 0)
+    t = np.abs(x)
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    t += 1
+    np.log(t, out=t)
+    t += np.maximum(x, 0)
+    return t
 
 
 # -- grad_graph helpers (Variables) ------------------------------------------------------------------------
@@ -78,16 +130,6 @@ def abs_var(x: Any) -> Any:
     from nnl import functions as F
 
     return x * (F.greater_scalar(x, 0.0) - F.less_scalar(x, 0.0))
-
-
-def exp_var(x: Any) -> Any:
-    """``exp(x)`` as a differentiable graph (``F.exp`` when built, else ``e ** x``)."""
-    from nnl import functions as F
-    from nnl.functions import registry
-
-    if registry.is_built("Exp"):
-        return F.exp(x)
-    return F.r_pow_scalar(x, float(np.e))
 
 
 def split_halves(v: Any, axis: int) -> tuple[Any, tuple[int, ...]]:

@@ -41,6 +41,10 @@ class PoolGeometry:
         return self.padded_shape != self.in_shape
 
     @property
+    def no_overlap(self) -> bool:
+        return all(s >= k for s, k in zip(self.stride, self.kernel))
+
+    @property
     def n_taps(self) -> int:
         return int(np.prod(self.kernel, dtype=np.int64))
 
@@ -123,43 +127,28 @@ def sum_pool(x: np.ndarray, g: PoolGeometry) -> np.ndarray:
 def sum_pool_backward(dy: np.ndarray, g: PoolGeometry, dtype: Any = None) -> np.ndarray:
     """The transpose of ``sum_pool``: each output gradient added to every input position of its window."""
     dtype = dtype or dy.dtype
-    if g.kernel == g.stride and not g.needs_padding and _tiles_exactly(g):
-        return _tile_scatter(dy, g, dtype)
     dxp = np.zeros(g.padded_shape, dtype)
     if 0 not in g.out_shape:
-        for _, index in g.taps():
-            dxp[index] += dy
-    return dxp[g.crop()] if g.needs_padding else dxp
-
-
-def _tiles_exactly(g: PoolGeometry) -> bool:
-    return all(g.out_shape[a] * k == g.in_shape[a] for a, k in zip(g.axes, g.kernel))
-
-
-def _tile_scatter(dy: np.ndarray, g: PoolGeometry, dtype: Any) -> np.ndarray:
-    """Non-overlapping windows that cover the input exactly: a broadcast (one pass)."""
-    shape, expanded = [], []
-    for a, n in enumerate(dy.shape):
-        if a in g.axes:
-            k = g.kernel[g.axes.index(a)]
-            shape += [n, 1]
-            expanded += [n, k]
+        if g.no_overlap:  # each input position belongs to at most one window: plain strided writes
+            for _, index in g.taps():
+                dxp[index] = dy
         else:
-            shape.append(n)
-            expanded.append(n)
-    out = np.empty(expanded, dtype)
-    out[...] = dy.reshape(shape)
-    return out.reshape(g.in_shape)
+            for _, index in g.taps():
+                dxp[index] += dy
+    return np.ascontiguousarray(dxp[g.crop()]) if g.needs_padding else dxp
 
 
-def pool_sizes(g: PoolGeometry, including_pad: bool, dtype: Any) -> np.ndarray:
-    """The divisor of average pooling for each output position (broadcastable to the output)."""
+def pool_sizes(g: PoolGeometry, including_pad: bool, dtype: Any) -> Any:
+    """The divisor of average pooling for each output position (broadcastable to the output; a scalar when
+    every window has the same size)."""
     size = np.ones([1] * len(g.out_shape), dtype=np.int64)
     for i, a in enumerate(g.axes):
         start, end = g.starts(i), g.ends(i)
         w = g.in_shape[a]
         n = end - start if including_pad else np.minimum(end, w) - np.maximum(start, 0)
         size = size * n.reshape(g.spatial_view_shape(i))
+    if size.size and np.all(size == size.flat[0]):
+        return np.dtype(dtype).type(size.flat[0])
     return size.astype(dtype)
 
 
@@ -240,11 +229,16 @@ def max_pool_argmax(x: np.ndarray, g: PoolGeometry) -> tuple[np.ndarray, np.ndar
         idx = np.empty(g.out_shape, dtype)
         idx[...] = tap
     better = np.empty(g.out_shape, bool)
+    step = np.empty(g.out_shape, dtype)
+    flags = better.view(np.int8)
     for t, index in taps:
         v = xp[index]
         np.greater(v, y, out=better)
-        np.copyto(y, v, where=better)
-        idx[better] = t
+        np.maximum(y, v, out=y)  # equal to taking v where better (NaN aside)
+        # idx = better ? t : idx, in integer arithmetic (much faster than a masked copy)
+        np.subtract(dtype(t), idx, out=step)
+        np.multiply(step, flags.astype(dtype, copy=False), out=step)
+        idx += step
     return y, idx
 
 
@@ -255,11 +249,16 @@ def max_pool_route(dy: np.ndarray, idx: np.ndarray, g: PoolGeometry, dtype: Any 
     if 0 in g.out_shape:
         return dxp[g.crop()] if g.needs_padding else dxp
     mask = np.empty(g.out_shape, bool)
-    part = np.empty(g.out_shape, dtype)
-    for t, index in g.taps():
-        np.equal(idx, t, out=mask)
-        np.multiply(dy, mask, out=part)
-        dxp[index] += part
+    if g.no_overlap:  # windows do not overlap: write each tap in place
+        for t, index in g.taps():
+            np.equal(idx, t, out=mask)
+            np.multiply(dy, mask, out=dxp[index])
+    else:
+        part = np.empty(g.out_shape, dtype)
+        for t, index in g.taps():
+            np.equal(idx, t, out=mask)
+            np.multiply(dy, mask, out=part)
+            dxp[index] += part
     dx = dxp[g.crop()] if g.needs_padding else dxp
     _route_empty(dx, dy, idx, g, scatter=True)
     return np.ascontiguousarray(dx)

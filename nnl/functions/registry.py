@@ -45,6 +45,12 @@ def api(function_class: type[Function]) -> Callable[[Wrapper], Wrapper]:
     return register
 
 
+def extra(helper: Wrapper) -> Wrapper:
+    """Export a Python-only helper of ``F`` that is not a registry function (``F.dot``, ``F.reduce``...)."""
+    _apis[helper.__name__] = helper
+    return helper
+
+
 def function_class(name: str) -> type[Function]:
     """The class of a function by type name (``'Affine'``) or API name (``'affine'``)."""
     type_name = TYPE_NAMES.get(name, name)

@@ -111,7 +111,15 @@ CHAIN_LENGTH = 200
 
 def _chain(F: Any, h: Any) -> Any:
     for i in range(CHAIN_LENGTH):
-        h = (F.add_scalar(h, 0.01), F.mul_scalar(h, 0.99), F.tanh(h), F.relu(h))[i % 4]
+        kind = i % 4
+        if kind == 0:
+            h = F.add_scalar(h, 0.01)
+        elif kind == 1:
+            h = F.mul_scalar(h, 0.99)
+        elif kind == 2:
+            h = F.tanh(h)
+        else:
+            h = F.relu(h)
     return h
 
 

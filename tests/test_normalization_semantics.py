@@ -29,7 +29,7 @@ def test_batch_norm_updates_running_stats_in_place():
     x, beta, gamma, mean, var = _bn_vars(rng)
     m0, v0 = mean.d.copy(), var.d.copy()
     y = F.batch_normalization(x, beta, gamma, mean, var, decay_rate=0.8)
-    for step in range(3):  # every forward updates again
+    for _ in range(3):  # every forward updates again
         x.d = rng.randn(*x.shape)
         y.forward()
         xd = x.d.astype(np.float64)
@@ -295,3 +295,43 @@ def test_batch_norm_class_is_nnabla_compatible_in_args():
     fn = BatchNormalization([1], 0.9, 1e-5, True, False, False)
     assert list(fn.args) == ["axes", "decay_rate", "eps", "batch_stat", "no_scale", "no_bias"]
     assert list(SpectralNorm().args) == ["dim", "itr", "eps", "test", "output_u"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, b, g: F.group_normalization(x, b, g, 3),
+        lambda x, b, g: F.instance_normalization(x, b, g),
+        lambda x, b, g: F.batch_normalization(x, b, g, None, None, output_stat=True),
+        lambda x, b, g: F.tensor_normalization(x, [1], b, g),
+    ],
+)
+def test_larger_shapes_directional_gradients(make):
+    """Shapes large enough for the reduced-coefficient backward path; checked by directional differences."""
+    rng = np.random.RandomState(14)
+    x = V(rng.randn(4, 6, 5, 5) * 2 + 1, True)
+    b, g = V(rng.randn(1, 6, 1, 1), True), V(rng.randn(1, 6, 1, 1), True)
+    outs = make(x, b, g)
+    outs = list(outs) if isinstance(outs, tuple) else [outs]
+    f = outs[0].parent
+    weights = [rng.randn(*o.shape) for o in outs]
+    nnl.forward_all(outs)
+    total = F.sink(*[F.sum(o * V(w)) for o, w in zip(outs, weights)])
+    for v in (x, b, g):
+        v.grad.zero()
+    total.forward()
+    total.backward()
+    arrays = [v.d.astype(np.float64) for v in f.inputs]
+
+    def objective(vals):
+        ys = f.forward_impl(np, vals)
+        return sum(float(np.sum(y * w)) for y, w in zip(ys, weights))
+
+    for k, v in ((0, x), (1, b), (2, g)):
+        r = rng.randn(*v.shape)
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[k] += 1e-4 * r
+        minus[k] -= 1e-4 * r
+        num = (objective(plus) - objective(minus)) / 2e-4
+        np.testing.assert_allclose(np.sum(v.g * r), num, rtol=2e-3, atol=2e-3)

@@ -77,9 +77,12 @@ def test_nn_seed_reproduces_global_draws():
 
 @pytest.mark.parametrize("seed", [-1, 7])
 def test_recompute_replays_the_draw(seed):
-    for y in (F.rand(shape=[4, 3], seed=seed), F.dropout(V(np.ones((4, 3))), 0.5, seed),
-              F.random_flip(V(np.arange(12).reshape(3, 4)), seed=seed),
-              F.image_augmentation(V(np.random.rand(2, 1, 5, 5)), angle=0.5, noise=0.1, seed=seed)):
+    for y in (
+        F.rand(shape=[4, 3], seed=seed),
+        F.dropout(V(np.ones((4, 3))), 0.5, seed),
+        F.random_flip(V(np.arange(12).reshape(3, 4)), seed=seed),
+        F.image_augmentation(V(np.random.rand(2, 1, 5, 5)), angle=0.5, noise=0.1, seed=seed),
+    ):
         f = y.parent
         f.setup_recompute(f.inputs, [y])
         f.forward(f.inputs, [y])
@@ -295,8 +298,18 @@ def test_image_augmentation_photometric_ranges():
 def test_image_augmentation_geometry_shape_and_range():
     rng = np.random.RandomState(9)
     x = V(rng.rand(8, 3, 10, 10))
-    y = F.image_augmentation(x, shape=(3, 6, 5), pad=(2, 2), min_scale=0.7, max_scale=1.3, angle=0.5, aspect_ratio=1.3,
-                             distortion=0.2, flip_ud=True, seed=4)
+    y = F.image_augmentation(
+        x,
+        shape=(3, 6, 5),
+        pad=(2, 2),
+        min_scale=0.7,
+        max_scale=1.3,
+        angle=0.5,
+        aspect_ratio=1.3,
+        distortion=0.2,
+        flip_ud=True,
+        seed=4,
+    )
     y.forward()
     assert y.shape == (8, 3, 6, 5)
     # bilinear resampling with clamped coordinates stays inside the input's range

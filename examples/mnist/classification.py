@@ -23,7 +23,7 @@ from nnl.ext_utils import get_extension_context
 
 
 def mnist_lenet_prediction(image, test=False):
-    """LeNet: two conv + max-pooling + ReLU stages and two affine layers (nnabla-examples' network)."""
+    """LeNet (Caffe's sizes: 20 and 50 maps, 500 hidden units): conv + max-pooling + ReLU twice, two affine layers."""
     image /= 255.0
     c1 = PF.convolution(image, 20, (5, 5), name="conv1")
     c1 = F.relu(F.max_pooling(c1, (2, 2)), inplace=True)
@@ -42,7 +42,7 @@ def batches(images, labels, batch_size, rng):
         yield images[index, None].astype(np.float32), labels[index, None].astype(np.int32)
 
 
-def train(epochs=5, batch_size=64, learning_rate=1e-3, seed=0, context="cpu", output="tmp.monitor", verbose=True):
+def train(epochs=5, batch_size=32, learning_rate=1e-3, seed=0, context="cpu", output="tmp.monitor", verbose=True):
     """Train and return the test accuracy (the fraction of the 1,000 test images classified correctly)."""
     nn.set_default_context(get_extension_context(context))
     nn.clear_parameters()
@@ -91,7 +91,7 @@ def train(epochs=5, batch_size=64, learning_rate=1e-3, seed=0, context="cpu", ou
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--context", "-c", default="cpu")
     parser.add_argument("--output", "-o", default="tmp.monitor")

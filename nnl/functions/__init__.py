@@ -6,10 +6,9 @@ Registry functions nnl does not provide yet raise ``NotImplementedError`` naming
 
 from __future__ import annotations
 
-from typing import Any
-
 import importlib as _importlib
 import pkgutil as _pkgutil
+from typing import Any
 
 from nnl.functions.catalogue import CATALOGUE
 from nnl.functions.registry import apis as _apis

@@ -88,6 +88,11 @@ def col2im(col: Any, size: tuple, pad: tuple, stride: tuple, dilation: tuple) ->
     return _crop(padded, size, pad)
 
 
+def _chunk(batch: int, per_item: int, budget: int = 1 << 17) -> int:
+    """How many batch items keep an element-wise working set of about ``budget`` elements (cache-sized)."""
+    return int(min(batch, max(1, budget // max(per_item, 1))))
+
+
 def _taps(kernel: tuple) -> list[tuple]:
     return list(itertools.product(*[range(k) for k in kernel]))
 
@@ -100,14 +105,25 @@ def conv_forward(x: Any, w: Any, group: int, pad: tuple, stride: tuple, dilation
     batch, channels = x.shape[:2]
     oc, cg = w.shape[:2]
     dtype = np.result_type(x.dtype, w.dtype)
-    if cg == 1 and group > 1:  # depthwise: a loop over the taps of element-wise products
-        view = windows(x, kernel, pad, stride, dilation, out)
-        wg = w.reshape((group, oc // group) + kernel)
-        y = np.zeros((batch, group, oc // group) + out, dtype=dtype)
+    if cg == 1 and group > 1:  # depthwise: a loop over the taps of element-wise products, in cache-sized chunks
+        m = oc // group
+        xp = _pad(x, pad)
+        wg = w.reshape((group, m, -1)).astype(dtype, copy=False)
+        y = np.empty((batch, group, m) + out, dtype=dtype)
+        chunk = _chunk(batch, group * m * int(np.prod(out)))
+        tmp = np.empty((chunk, group, m) + out, dtype=dtype)
         expand = (None, slice(None), slice(None)) + (None,) * n
-        for tap in _taps(kernel):
-            xt = view[(Ellipsis,) + tap][:, :, None]
-            y += wg[(slice(None), slice(None)) + tap][expand] * xt
+        weights = [wg[:, :, t][expand] for t in range(wg.shape[2])]
+        for b0 in range(0, batch, chunk):
+            yb = y[b0 : b0 + chunk]
+            tb = tmp[: len(yb)]
+            for t, tap in enumerate(_taps(kernel)):
+                src = xp[(slice(b0, b0 + chunk),) + _tap_slices(tap, out, stride, dilation)[1:]][:, :, None]
+                if t == 0:
+                    np.multiply(src, weights[t], out=yb)
+                else:
+                    np.multiply(src, weights[t], out=tb)
+                    yb += tb
         return y.reshape((batch, oc) + out)
     col = im2col(x, kernel, pad, stride, dilation, out)
     col = col.reshape(batch, group, -1, int(np.prod(out)))
@@ -126,16 +142,29 @@ def conv_backward_data(dy: Any, w: Any, group: int, size: tuple, pad: tuple, str
     dtype = np.result_type(dy.dtype, w.dtype)
     if cg == 1 and group > 1:
         m = oc // group
-        wg = w.reshape((group, m, int(np.prod(kernel)))).astype(dtype, copy=False)
+        wg = w.reshape((group, m, -1)).astype(dtype, copy=False)
         dyg = dy.reshape((batch, group, m) + out)
         padded = np.zeros((batch, channels) + tuple(s + 2 * p for s, p in zip(size, pad)), dtype=dtype)
-        for t, tap in enumerate(_taps(kernel)):
-            if m == 1:
-                contribution = dyg[:, :, 0] * wg[:, 0, t][(None, slice(None)) + (None,) * n]
-            else:
-                contribution = np.einsum("bgm...,gm->bg...", dyg, wg[:, :, t])
-            padded[_tap_slices(tap, out, stride, dilation)] += contribution
+        chunk = _chunk(batch, channels * int(np.prod(out)))
+        tmp = np.empty((chunk, group) + out, dtype=dtype)
+        expand = (None, slice(None)) + (None,) * n
+        for b0 in range(0, batch, chunk):
+            gb = dyg[b0 : b0 + chunk]
+            tb = tmp[: len(gb)]
+            for t, tap in enumerate(_taps(kernel)):
+                if m == 1:
+                    np.multiply(gb[:, :, 0], wg[:, 0, t][expand], out=tb)
+                else:
+                    tb[...] = np.einsum("bgm...,gm->bg...", gb, wg[:, :, t])
+                padded[(slice(b0, b0 + chunk),) + _tap_slices(tap, out, stride, dilation)[1:]] += tb
         return _crop(padded, size, pad)
+    full_pad = tuple(d * (k - 1) - p for k, d, p in zip(kernel, dilation, pad))
+    if all(st == 1 for st in stride) and min(full_pad) >= 0:
+        # stride 1: the adjoint is itself a convolution (full padding, flipped kernel, in/out channels swapped),
+        # one im2col + matmul without the col2im scatter
+        flipped = w.reshape((group, oc // group, cg) + kernel).swapaxes(1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]
+        flipped = np.ascontiguousarray(flipped.reshape((channels, oc // group) + kernel), dtype=dtype)
+        return conv_forward(dy, flipped, group, full_pad, stride, dilation)
     dcol = np.matmul(
         w.reshape(group, oc // group, -1).transpose(0, 2, 1).astype(dtype, copy=False),
         dy.reshape(batch, group, oc // group, -1),

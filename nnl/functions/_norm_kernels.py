@@ -39,6 +39,15 @@ def reduce_sum(a: np.ndarray, axes: tuple[int, ...], b: np.ndarray | None = None
     return np.asarray(r).reshape(tuple(1 if i in axes else s for i, s in enumerate(a.shape)))
 
 
+def sum_to(a: np.ndarray, shape: tuple[int, ...], b: np.ndarray | None = None) -> np.ndarray:
+    """``sum_to_shape(a [* b], shape)`` for ``shape`` of the same rank with 1s on the summed axes (einsum)."""
+    shape = tuple(shape)
+    if len(shape) != a.ndim:
+        return sum_to_shape(a * b if b is not None else a, shape)
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and a.shape[i] != 1)
+    return reduce_sum(a, axes, b).reshape(shape)
+
+
 def moments(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and biased variance over ``axes`` (kept as size-1 dimensions), two-pass for accuracy."""
     mean, var, _ = centered_moments(x, axes)
@@ -64,16 +73,17 @@ def per_group(p: Any, stat_shape: tuple[int, ...]) -> bool:
         return False
 
 
-def normalize(x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float, gamma: Any, beta: Any, centered: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def normalize(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float, gamma: Any, beta: Any, centered: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``((x - mean) / sqrt(var + eps)) * gamma + beta`` (gamma / beta may be None) and ``1/sqrt(var+eps)``.
 
     ``centered`` (``x - mean``, owned by the caller) is reused as the output buffer when given.
     """
     inv_std = 1.0 / np.sqrt(var + eps)
     y = centered if centered is not None and centered.dtype == np.result_type(x, mean) else x - mean
-    if gamma is not None and per_group(gamma, mean.shape):
-        scale = inv_std * gamma
-        y = _imul(y, scale)
+    if gamma is not None and _small(np.broadcast_shapes(inv_std.shape, gamma.shape), y.size):
+        y = _imul(y, inv_std * gamma)
     else:
         y *= inv_std
         if gamma is not None:
@@ -81,6 +91,10 @@ def normalize(x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float, gamm
     if beta is not None:
         y = _iadd(y, beta)
     return y, inv_std
+
+
+def _small(shape: tuple[int, ...], size: int) -> bool:
+    return int(np.prod(shape, dtype=np.int64)) * 4 <= size
 
 
 def _imul(y: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -98,7 +112,9 @@ def _iadd(y: np.ndarray, a: np.ndarray) -> np.ndarray:
     return y + a
 
 
-def affine_from_stats(x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float, gamma: Any, beta: Any) -> np.ndarray:
+def affine_from_stats(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float, gamma: Any, beta: Any
+) -> np.ndarray:
     """Normalization with given statistics as one multiply-add: ``x * scale + shift`` (test-mode batch norm)."""
     scale = 1.0 / np.sqrt(var + eps)
     if gamma is not None:
@@ -138,18 +154,22 @@ def normalize_backward(
     dx = dgamma = dbeta = None
     n = count if count is not None else count_of(x.shape, axes)
     stat_shape = mean.shape
-    if per_group(gamma, stat_shape) and dy.shape == x.shape:
-        # gamma is constant within each group: every reduction is a per-group sum of dy or dy * x, and
-        # dx = dy * a + x * b + c with per-group coefficients (no full-size temporaries besides dx)
-        s_dy = reduce_sum(dy, axes)
-        s_dyxhat = (reduce_sum(dy, axes, x) - mean * s_dy) * inv_std
+    shapes = [stat_shape] + ([gamma.shape] if gamma is not None else []) + ([shape_beta] if need_beta else [])
+    k_shape = np.broadcast_shapes(*shapes) if dy.shape == x.shape else None
+    if k_shape is not None and len(k_shape) == x.ndim and _small(k_shape, x.size):
+        # the parameters vary over few positions: reduce dy and dy * x once to k_shape (einsum, no temporaries),
+        # then dx = dy * a + x * b + c with small coefficient arrays
+        k_axes = tuple(i for i, s in enumerate(k_shape) if s == 1 and x.shape[i] != 1)
+        q_dy = reduce_sum(dy, k_axes)
+        q_dyx = reduce_sum(dy, k_axes, x)
         if need_gamma:
-            dgamma = sum_to_shape(s_dyxhat, shape_gamma)
+            dgamma = sum_to((q_dyx - mean * q_dy) * inv_std, shape_gamma)
         if need_beta:
-            dbeta = sum_to_shape(s_dy, shape_beta)
+            dbeta = sum_to(q_dy, shape_beta)
         if need_x:
             gam = 1.0 if gamma is None else gamma
-            s_g, s_gx = s_dy * gam, s_dyxhat * gam
+            s_g = sum_to(q_dy * gam, stat_shape)
+            s_gx = (sum_to(q_dyx * gam, stat_shape) - mean * s_g) * inv_std
             if allreduce is not None:
                 s_g, s_gx = allreduce([np.ascontiguousarray(s_g), np.ascontiguousarray(s_gx)])
             a = inv_std * gam
@@ -160,16 +180,16 @@ def normalize_backward(
                 c = c - mean * (dvar * (2.0 / n))
             if dmean is not None:
                 c = c + dmean * (1.0 / n)
-            dx = dy * a.astype(dy.dtype, copy=False)
+            dx = dy * np.asarray(a, dtype=dy.dtype)
             dx += x * b.astype(dy.dtype, copy=False)
             dx += c.astype(dy.dtype, copy=False)
         return dx, dgamma, dbeta
     xhat = x - mean
     xhat *= inv_std
     if need_gamma:
-        dgamma = sum_to_shape(dy * xhat, shape_gamma)
+        dgamma = sum_to(dy, shape_gamma, xhat)
     if need_beta:
-        dbeta = sum_to_shape(dy, shape_beta)
+        dbeta = sum_to(dy, shape_beta)
     if need_x:
         g = dy * gamma if gamma is not None else dy
         s_g = reduce_sum(g, axes)

@@ -172,7 +172,9 @@ class WarpByGrid(Function):
         strides = [int(np.prod(in_sp[k - i :], dtype=np.int64)) for i in range(k)]
         coords, units = [], []
         for i in range(k):
-            s, u = _source_coords(grid[..., i].reshape(B, -1).astype(np.float64), sizes[i], self.padding_mode, self.align_corners)
+            s, u = _source_coords(
+                grid[..., i].reshape(B, -1).astype(np.float64), sizes[i], self.padding_mode, self.align_corners
+            )
             coords.append(s)
             units.append(u)
         corners = []
@@ -235,7 +237,9 @@ class WarpByGrid(Function):
                 dx = np.ascontiguousarray(np.moveaxis(dx, 1, -1))
         if need[1]:
             if self.mode != "linear":
-                raise ValueError("WarpByGrid: argument mode: expected 'linear' for the gradient of grid, got 'nearest'.")
+                raise ValueError(
+                    "WarpByGrid: argument mode: expected 'linear' for the gradient of grid, got 'nearest'."
+                )
             k, fracs = plan["k"], plan["fracs"]
             src = data.reshape(B, C, -1)
             comps = [np.zeros(fracs[0].shape) for _ in range(k)]
@@ -255,8 +259,14 @@ class WarpByGrid(Function):
 
 @api(WarpByGrid)
 def warp_by_grid(
-    x: Any, grid: Any, mode: str = "linear", padding_mode: str = "zero", align_corners: bool = False,
-    channel_last: bool = False, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    grid: Any,
+    mode: str = "linear",
+    padding_mode: str = "zero",
+    align_corners: bool = False,
+    channel_last: bool = False,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     return WarpByGrid(mode, padding_mode, align_corners, channel_last)(x, grid, n_outputs=n_outputs, outputs=outputs)
 
@@ -325,7 +335,11 @@ class WarpByFlow(Function):
             lin = np.concatenate([base + (yy * W + xx).reshape(N, 1, -1) for yy, xx, _ in pairs], axis=2)
             gf = g.reshape(N, C, -1)
             wts = np.concatenate([gf * w.reshape(N, 1, -1) for _, _, w in pairs], axis=2)
-            ddata = np.bincount(lin.ravel(), weights=wts.ravel(), minlength=N * C * H * W).astype(g.dtype).reshape(data.shape)
+            ddata = (
+                np.bincount(lin.ravel(), weights=wts.ravel(), minlength=N * C * H * W)
+                .astype(g.dtype)
+                .reshape(data.shape)
+            )
         if need[1]:
             src = data.reshape(N, C, H * W)
 

@@ -18,8 +18,16 @@ from typing import Any
 import numpy as np
 
 from nnl.core.function import Bool, CommunicatorArg, Float, Function, Int64, Ints, String
-from nnl.functions._helpers import normalize_axes, normalize_axis, sum_to_shape
-from nnl.functions._norm_kernels import affine_from_stats, centered_moments, count_of, moments, normalize, normalize_backward
+from nnl.functions._helpers import normalize_axes, normalize_axis
+from nnl.functions._norm_kernels import (
+    affine_from_stats,
+    centered_moments,
+    count_of,
+    moments,
+    normalize,
+    normalize_backward,
+    reduce_sum,
+)
 from nnl.functions.registry import api
 
 
@@ -36,7 +44,9 @@ class _MultiOutput(Function):
             self._n_out = int(n_outputs)
         elif isinstance(outputs, (list, tuple)):
             self._n_out = len(outputs)
-        return super().__call__(*inputs, n_outputs=-1 if n_outputs is None else n_outputs, outputs=outputs, auto_forward=auto_forward)
+        return super().__call__(
+            *inputs, n_outputs=-1 if n_outputs is None else n_outputs, outputs=outputs, auto_forward=auto_forward
+        )
 
     @property
     def n_out(self) -> int:
@@ -215,15 +225,32 @@ class _BatchNormBase(_MultiOutput):
             allreduce = self._allreduce()
             count = count_of(data.shape, self._raxes) * self._n_procs()
             dx, dg, db = normalize_backward(
-                data, dy0, self._raxes, mean, inv_std, gamma, need[0], need_g, need_b,
-                self._stat_shape, self._stat_shape, dmean, dvar, allreduce, count,
+                data,
+                dy0,
+                self._raxes,
+                mean,
+                inv_std,
+                gamma,
+                need[0],
+                need_g,
+                need_b,
+                self._stat_shape,
+                self._stat_shape,
+                dmean,
+                dvar,
+                allreduce,
+                count,
             )
         else:
             inv_std = 1.0 / np.sqrt(rvar + self.eps)
             scale = inv_std if gamma is None else inv_std * gamma
             dx = dy0 * scale if need[0] else None
-            dg = sum_to_shape(dy0 * ((data - rmean) * inv_std), self._stat_shape) if need_g else None
-            db = sum_to_shape(dy0, self._stat_shape) if need_b else None
+            dg = db = None
+            if need_g or need_b:
+                s_dy = reduce_sum(dy0, self._raxes)
+                db = s_dy if need_b else None
+                if need_g:
+                    dg = (reduce_sum(dy0, self._raxes, data) - rmean * s_dy) * inv_std
         grads[0] = dx
         if need_b:
             grads[ib] = db
@@ -292,7 +319,9 @@ class BatchNormalization(_BatchNormBase):
         return self._bn_backward(x, dy[0], dy, need)
 
 
-def _bn_inputs(x: Any, axes: list[int], beta: Any, gamma: Any, mean: Any, variance: Any, batch_stat: bool, name: str) -> tuple[Any, Any]:
+def _bn_inputs(
+    x: Any, axes: list[int], beta: Any, gamma: Any, mean: Any, variance: Any, batch_stat: bool, name: str
+) -> tuple[Any, Any]:
     """nnabla's ``_create_bn_dummy_vars``: check beta/gamma shapes and create missing running statistics."""
     import nnl
 
@@ -617,8 +646,19 @@ class _Standardize(_MultiOutput):
         if self.n_out == 3:
             dmean, dvar = dy[1].reshape(self._stat_shape), dy[2].reshape(self._stat_shape)
         dx, dg, db = normalize_backward(
-            data, dy[0].reshape(self._work), self._raxes, mean, inv_std, self._param(x, ig), need[0], need_g, need_b,
-            self._work_param.get(ig), self._work_param.get(ib), dmean, dvar,
+            data,
+            dy[0].reshape(self._work),
+            self._raxes,
+            mean,
+            inv_std,
+            self._param(x, ig),
+            need[0],
+            need_g,
+            need_b,
+            self._work_param.get(ig),
+            self._work_param.get(ib),
+            dmean,
+            dvar,
         )
         grads: list[Any] = [None] * len(x)
         if need[0]:
@@ -630,7 +670,9 @@ class _Standardize(_MultiOutput):
         return grads
 
 
-def _exact_param(fn: Function, name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str) -> tuple[int, ...]:
+def _exact_param(
+    fn: Function, name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str
+) -> tuple[int, ...]:
     if shape != expected:
         raise fn.fail(name, f"{name}.shape == {expected} ({what})", f"{name}.shape={shape}")
     return shape
@@ -651,11 +693,15 @@ class TensorNormalization(_Standardize):
         return x_shape, tuple(i for i in range(len(x_shape)) if i not in axes)
 
     def _check_param(self, name: str, shape: tuple[int, ...], x_shape: tuple[int, ...]) -> tuple[int, ...]:
-        return _exact_param(self, name, shape, _param_shape(x_shape, self.axes), f"x.shape with 1 outside axes={self.axes}")
+        return _exact_param(
+            self, name, shape, _param_shape(x_shape, self.axes), f"x.shape with 1 outside axes={self.axes}"
+        )
 
 
 @api(TensorNormalization)
-def tensor_normalization(x: Any, axes: Any, beta: Any = None, gamma: Any = None, eps: float = 1e-05, output_stat: bool = False) -> Any:
+def tensor_normalization(
+    x: Any, axes: Any, beta: Any = None, gamma: Any = None, eps: float = 1e-05, output_stat: bool = False
+) -> Any:
     """Normalise ``x`` with its own mean and variance computed over all axes but ``axes``.
 
     Returns ``y`` or ``(y, mean, var)`` when ``output_stat``.
@@ -686,7 +732,9 @@ class LayerNormalization(_Standardize):
 
 
 @api(LayerNormalization)
-def layer_normalization(x: Any, beta: Any, gamma: Any, batch_axis: Any = 0, eps: float = 1e-05, output_stat: bool = False) -> Any:
+def layer_normalization(
+    x: Any, beta: Any, gamma: Any, batch_axis: Any = 0, eps: float = 1e-05, output_stat: bool = False
+) -> Any:
     """Layer normalization; returns ``(y, mean, var)`` when ``output_stat``."""
     inputs = [x] + [v for v in (beta, gamma) if v is not None]
     fn = LayerNormalization(_force_list(batch_axis), eps, gamma is None, beta is None)
@@ -721,13 +769,23 @@ class InstanceNormalization(_Standardize):
         adapt = tuple(s if (i == c or i in self.batch_axis) else 1 for i, s in enumerate(x_shape))
         ok = len(shape) == len(x_shape) and shape[c] == x_shape[c] and all(a in (1, b) for a, b in zip(shape, adapt))
         if not ok:
-            raise self.fail(name, f"a shape broadcastable to {adapt} with {name}.shape[{c}] == {x_shape[c]}", f"{name}.shape={shape}")
+            raise self.fail(
+                name,
+                f"a shape broadcastable to {adapt} with {name}.shape[{c}] == {x_shape[c]}",
+                f"{name}.shape={shape}",
+            )
         return shape
 
 
 @api(InstanceNormalization)
 def instance_normalization(
-    x: Any, beta: Any, gamma: Any, channel_axis: int = 1, batch_axis: Any = 0, eps: float = 1e-05, output_stat: bool = False
+    x: Any,
+    beta: Any,
+    gamma: Any,
+    channel_axis: int = 1,
+    batch_axis: Any = 0,
+    eps: float = 1e-05,
+    output_stat: bool = False,
 ) -> Any:
     """Instance normalization; returns ``(y, mean, var)`` when ``output_stat``."""
     inputs = [x] + [v for v in (beta, gamma) if v is not None]
@@ -759,7 +817,9 @@ class GroupNormalization(_Standardize):
         self.batch_axis = tuple(batch)
         groups = int(self.num_groups)
         if groups < 1 or x_shape[c] % groups:
-            raise self.fail("num_groups", f"a positive divisor of the channel size {x_shape[c]} (x.shape={x_shape})", groups)
+            raise self.fail(
+                "num_groups", f"a positive divisor of the channel size {x_shape[c]} (x.shape={x_shape})", groups
+            )
         work = x_shape[:c] + (groups, x_shape[c] // groups) + x_shape[c + 1 :]
         kept = {b if b < c else b + 1 for b in batch} | {c}
         return work, tuple(i for i in range(len(work)) if i not in kept)
@@ -824,7 +884,9 @@ class WeightNormalization(Function):
         w_shape, g_shape = tuple(inputs[0].shape), tuple(inputs[1].shape)
         self.dim = normalize_axis(self, int(self.dim), len(w_shape), "dim")
         if len(g_shape) != 1 or g_shape[0] != w_shape[self.dim]:
-            raise self.fail("g", f"g.shape == ({w_shape[self.dim]},) (w.shape[dim] with dim={self.dim})", f"g.shape={g_shape}")
+            raise self.fail(
+                "g", f"g.shape == ({w_shape[self.dim]},) (w.shape[dim] with dim={self.dim})", f"g.shape={g_shape}"
+            )
         if not self.eps > 0:
             raise self.fail("eps", "a positive value", self.eps)
         self._raxes = tuple(i for i in range(len(w_shape)) if i != self.dim)
@@ -849,7 +911,9 @@ class WeightNormalization(Function):
 
 
 @api(WeightNormalization)
-def weight_normalization(w: Any, g: Any, dim: int = 0, eps: float = 1e-12, n_outputs: int = -1, outputs: Any = None) -> Any:
+def weight_normalization(
+    w: Any, g: Any, dim: int = 0, eps: float = 1e-12, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     return WeightNormalization(dim, eps)(w, g, n_outputs=n_outputs, outputs=outputs)
 
 
@@ -995,7 +1059,9 @@ class SpectralNorm(_MultiOutput):
 
 
 @api(SpectralNorm)
-def spectral_norm(w: Any, u: Any, dim: int = 0, itr: int = 1, eps: float = 1e-12, test: bool = False, output_u: bool = False) -> Any:
+def spectral_norm(
+    w: Any, u: Any, dim: int = 0, itr: int = 1, eps: float = 1e-12, test: bool = False, output_u: bool = False
+) -> Any:
     """Spectral normalization; returns ``(w_sn, u)`` when ``output_u``."""
     return SpectralNorm(dim, itr, eps, test, output_u)(w, u, n_outputs=2 if output_u else 1)
 
@@ -1020,11 +1086,17 @@ class MeanSubtraction(_MultiOutput):
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         shape = tuple(inputs[0].shape)
         if not (len(inputs) == 3 or (len(inputs) == 2 and not self.update_running_mean)):
-            raise self.fail("inputs", "3 inputs (x, rmean, t), or 2 (x, rmean) when update_running_mean=False", f"{len(inputs)} inputs")
+            raise self.fail(
+                "inputs",
+                "3 inputs (x, rmean, t), or 2 (x, rmean) when update_running_mean=False",
+                f"{len(inputs)} inputs",
+            )
         self.base_axis = normalize_axis(self, int(self.base_axis), len(shape), "base_axis")
         expected = shape[self.base_axis :]
         if tuple(inputs[1].shape) != expected:
-            raise self.fail("rmean", f"rmean.shape == {expected} (x.shape[base_axis:])", f"rmean.shape={tuple(inputs[1].shape)}")
+            raise self.fail(
+                "rmean", f"rmean.shape == {expected} (x.shape[base_axis:])", f"rmean.shape={tuple(inputs[1].shape)}"
+            )
         if len(inputs) == 3 and int(np.prod(inputs[2].shape, dtype=np.int64)) != 1:
             raise self.fail("t", "a single-element count t", f"t.shape={tuple(inputs[2].shape)}")
         self._batch_axes = tuple(range(self.base_axis))

@@ -54,6 +54,11 @@ class _Random(Function):
             self._replay = None
 
 
+def _fast(rng: np.random.RandomState) -> np.random.Generator:
+    """A fast generator (PCG64) seeded from ``rng``: bulk float32 draws stay reproducible by ``rng``'s state."""
+    return np.random.default_rng(rng.randint(0, 2**31 - 1, size=4))
+
+
 def _unit(rng: np.random.RandomState, size: Any) -> np.ndarray:
     """nnabla's augmentation draws ``(rgen() % 1001) * 0.001``: uniform on the grid {0, 0.001, ..., 1}."""
     return rng.randint(0, 1001, size=size) * 0.001
@@ -110,7 +115,7 @@ class Dropout(_Random):
         if p == 0.0:
             mask = np.ones(data.shape, data.dtype)
         else:
-            keep = self._gen().random_sample(data.shape) < (1.0 - p)
+            keep = _fast(self._gen()).random(data.shape, dtype=np.float32) < (1.0 - p)
             mask = keep.astype(data.dtype)
             mask *= 1.0 / (1.0 - p)
         self._mask = mask
@@ -167,7 +172,9 @@ class TopKData(Function):
         self.base_axis = normalize_axis(self, int(self.base_axis), len(shape), "base_axis") if shape else 0
         sample = int(np.prod(shape[self.base_axis :], dtype=np.int64))
         if self.k is None or not 1 <= int(self.k) <= sample:
-            raise self.fail("k", f"1 <= k <= {sample} (the sample size of x.shape={shape} from base_axis={self.base_axis})", self.k)
+            raise self.fail(
+                "k", f"1 <= k <= {sample} (the sample size of x.shape={shape} from base_axis={self.base_axis})", self.k
+            )
         if self.with_index and not self.reduce:
             raise self.fail("reduce", "True when with_index=True", self.reduce)
         y_shape = shape[: self.base_axis] + (int(self.k),) if self.reduce else shape
@@ -203,8 +210,15 @@ class TopKData(Function):
 
 @api(TopKData)
 def top_k_data(
-    x: Any, k: int, abs: bool = False, reduce: bool = True, base_axis: int = 1, largest: bool = True,  # noqa: A002
-    with_index: bool = False, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    k: int,
+    abs: bool = False,
+    reduce: bool = True,
+    base_axis: int = 1,
+    largest: bool = True,  # noqa: A002
+    with_index: bool = False,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     return TopKData(k, abs, reduce, base_axis, largest, with_index)(x, n_outputs=n_outputs, outputs=outputs)
 
@@ -222,7 +236,9 @@ class TopKGrad(Function):
         self.base_axis = normalize_axis(self, int(self.base_axis), len(shape), "base_axis") if shape else 0
         sample = int(np.prod(shape[self.base_axis :], dtype=np.int64))
         if self.k is None or not 1 <= int(self.k) <= sample:
-            raise self.fail("k", f"1 <= k <= {sample} (the sample size of x.shape={shape} from base_axis={self.base_axis})", self.k)
+            raise self.fail(
+                "k", f"1 <= k <= {sample} (the sample size of x.shape={shape} from base_axis={self.base_axis})", self.k
+            )
         return [shape]
 
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
@@ -277,11 +293,14 @@ class Rand(_Generator):
     seed: Int64 = -1
 
     def _draw(self, rng: np.random.RandomState, size: tuple[int, ...]) -> Any:
-        return rng.uniform(self.low, self.high, size)
+        u = _fast(rng).random(size, dtype=np.float32)
+        return np.minimum(u * np.float32(self.high - self.low) + np.float32(self.low), np.float32(self.high))
 
 
 @api(Rand)
-def rand(low: float = 0, high: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def rand(
+    low: float = 0, high: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return Rand(low, high, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -303,7 +322,9 @@ class Randint(_Generator):
 
 
 @api(Randint)
-def randint(low: int = 0, high: int = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def randint(
+    low: int = 0, high: int = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return Randint(low, high, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -316,11 +337,14 @@ class Randn(_Generator):
     seed: Int64 = -1
 
     def _draw(self, rng: np.random.RandomState, size: tuple[int, ...]) -> Any:
-        return rng.normal(self.mu, self.sigma, size)
+        z = _fast(rng).standard_normal(size, dtype=np.float32)
+        return z * np.float32(self.sigma) + np.float32(self.mu)
 
 
 @api(Randn)
-def randn(mu: float = 0, sigma: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def randn(
+    mu: float = 0, sigma: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return Randn(mu, sigma, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -343,7 +367,9 @@ class RandBinomial(_Generator):
 
 
 @api(RandBinomial)
-def rand_binomial(n: int = 1, p: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def rand_binomial(
+    n: int = 1, p: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return RandBinomial(n, p, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -364,7 +390,9 @@ class RandBeta(_Generator):
 
 
 @api(RandBeta)
-def rand_beta(alpha: float = 0.5, beta: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def rand_beta(
+    alpha: float = 0.5, beta: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return RandBeta(alpha, beta, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -385,7 +413,9 @@ class RandGamma(_Generator):
 
 
 @api(RandGamma)
-def rand_gamma(k: float = 0.5, theta: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def rand_gamma(
+    k: float = 0.5, theta: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return RandGamma(k, theta, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -432,14 +462,21 @@ class RandomChoice(_Random):
         if self.replace:
             total = rows_w.sum(axis=1)
             if np.any(total <= 0):
-                raise ValueError("RandomChoice: argument w: expected at least one positive weight per row, got a zero row.")
+                raise ValueError(
+                    "RandomChoice: argument w: expected at least one positive weight per row, got a zero row."
+                )
             cum = np.cumsum(rows_w, axis=1) / total[:, None] + np.arange(outer)[:, None]
             u = rng.random_sample((outer, inner)) + np.arange(outer)[:, None]
-            idx = np.searchsorted(cum.ravel(), u.ravel(), side="right").reshape(outer, inner) - np.arange(outer)[:, None] * k
+            idx = (
+                np.searchsorted(cum.ravel(), u.ravel(), side="right").reshape(outer, inner)
+                - np.arange(outer)[:, None] * k
+            )
             idx = np.clip(idx, 0, k - 1)
         else:
             if np.any((rows_w > 0).sum(axis=1) < inner):
-                raise ValueError("RandomChoice: argument w: expected enough positive weights for sampling without replacement.")
+                raise ValueError(
+                    "RandomChoice: argument w: expected enough positive weights for sampling without replacement."
+                )
             u = rng.random_sample((outer, k))
             with np.errstate(divide="ignore"):
                 key = np.where(rows_w > 0, np.log(u) / np.where(rows_w > 0, rows_w, 1.0), -np.inf)
@@ -458,7 +495,9 @@ class RandomChoice(_Random):
 
 
 @api(RandomChoice)
-def random_choice(x: Any, w: Any, shape: Any = [], replace: bool = True, seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: B006
+def random_choice(
+    x: Any, w: Any, shape: Any = [], replace: bool = True, seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: B006
     return RandomChoice(tuple(shape), replace, seed)(x, w, n_outputs=n_outputs, outputs=outputs)
 
 
@@ -515,7 +554,9 @@ class RandomCrop(_Random):
 
 
 @api(RandomCrop)
-def random_crop(x: Any, shape: Any = None, base_axis: int = 1, seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:
+def random_crop(
+    x: Any, shape: Any = None, base_axis: int = 1, seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     if shape is None:
         shape = x.shape
     return RandomCrop(tuple(shape), base_axis, seed)(x, n_outputs=n_outputs, outputs=outputs)
@@ -561,7 +602,9 @@ class RandomFlip(_Random):
 
 
 @api(RandomFlip)
-def random_flip(x: Any, axes: Any = None, base_axis: int = 1, seed: int = -1, n_outputs: int = -1, outputs: Any = None) -> Any:
+def random_flip(
+    x: Any, axes: Any = None, base_axis: int = 1, seed: int = -1, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     if axes is None:
         axes = [len(x.shape) - 1]
     return RandomFlip(tuple(axes), base_axis, seed)(x, n_outputs=n_outputs, outputs=outputs)
@@ -631,12 +674,20 @@ class RandomShift(_Random):
 
 @api(RandomShift)
 def random_shift(
-    x: Any, shifts: Any = None, border_mode: str = "nearest", constant_value: float = 0, base_axis: int = 1, seed: int = -1,
-    n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    shifts: Any = None,
+    border_mode: str = "nearest",
+    constant_value: float = 0,
+    base_axis: int = 1,
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     if shifts is None:
         shifts = (0,) * len(x.shape)
-    return RandomShift(tuple(shifts), border_mode, constant_value, base_axis, seed)(x, n_outputs=n_outputs, outputs=outputs)
+    return RandomShift(tuple(shifts), border_mode, constant_value, base_axis, seed)(
+        x, n_outputs=n_outputs, outputs=outputs
+    )
 
 
 class RandomErase(_Random):
@@ -718,15 +769,35 @@ class RandomErase(_Random):
 
 @api(RandomErase)
 def random_erase(
-    x: Any, prob: float = 0.5, area_ratios: Any = (0.02, 0.4), aspect_ratios: Any = (0.3, 3.3333),
-    replacements: Any = (0.0, 255.0), n: Any = None, share: bool = True, inplace: bool = False, base_axis: int = 1,
-    seed: int = -1, channel_last: bool = False, ste_fine_grained: bool = True, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    prob: float = 0.5,
+    area_ratios: Any = (0.02, 0.4),
+    aspect_ratios: Any = (0.3, 3.3333),
+    replacements: Any = (0.0, 255.0),
+    n: Any = None,
+    share: bool = True,
+    inplace: bool = False,
+    base_axis: int = 1,
+    seed: int = -1,
+    channel_last: bool = False,
+    ste_fine_grained: bool = True,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     if n is None:
         n = 1
     fn = RandomErase(
-        prob, tuple(area_ratios), tuple(aspect_ratios), tuple(replacements), n, share, inplace, base_axis, seed,
-        channel_last, ste_fine_grained,
+        prob,
+        tuple(area_ratios),
+        tuple(aspect_ratios),
+        tuple(replacements),
+        n,
+        share,
+        inplace,
+        base_axis,
+        seed,
+        channel_last,
+        ste_fine_grained,
     )
     return fn(x, n_outputs=n_outputs, outputs=outputs)
 
@@ -778,8 +849,11 @@ class ImageAugmentation(_Random):
             raise self.fail("pad", "2 values (height, width)", pad)
         self.pad = pad
         if not (self.min_scale > 0 and self.max_scale > 0 and self.aspect_ratio > 0 and self.contrast > 0):
-            raise self.fail("min_scale", "positive min_scale, max_scale, aspect_ratio and contrast",
-                            (self.min_scale, self.max_scale, self.aspect_ratio, self.contrast))
+            raise self.fail(
+                "min_scale",
+                "positive min_scale, max_scale, aspect_ratio and contrast",
+                (self.min_scale, self.max_scale, self.aspect_ratio, self.contrast),
+            )
         out = list(in_shape)
         out[len(in_shape) - len(shape) :] = shape
         return [tuple(out)]
@@ -815,7 +889,9 @@ class ImageAugmentation(_Random):
         def contrast_draw(size: Any) -> np.ndarray:
             return np.exp(_unit(rng, size) * np.log(self.contrast) * 2.0) / self.contrast
 
-        bright = brightness_draw((N, channels)) if self.brightness_each else np.repeat(brightness_draw((N, 1)), channels, 1)
+        bright = (
+            brightness_draw((N, channels)) if self.brightness_each else np.repeat(brightness_draw((N, 1)), channels, 1)
+        )
         contr = contrast_draw((N, channels)) if self.contrast_each else np.repeat(contrast_draw((N, 1)), channels, 1)
         dist = np.exp(_unit(rng, N) * 2.0 * self.distortion - self.distortion) - 1.0
         noise = _unit(rng, N) * self.noise
@@ -864,7 +940,7 @@ class ImageAugmentation(_Random):
         center = self.contrast_center
         out = (out + (bright - center).astype(f32)[:, :, None]) * contr.astype(f32)[:, :, None] + f32(center)
         if self.noise > 0:
-            out += (rng.standard_normal(out.shape) * noise[:, None, None]).astype(f32)
+            out += _fast(rng).standard_normal(out.shape, dtype=f32) * noise[:, None, None].astype(f32)
         out_shape = data.shape[: data.ndim - len(self.shape)] + tuple(self.shape)
         return [out.astype(data.dtype, copy=False).reshape(out_shape)]
 
@@ -874,15 +950,44 @@ class ImageAugmentation(_Random):
 
 @api(ImageAugmentation)
 def image_augmentation(
-    x: Any, shape: Any = None, pad: Any = (0, 0), min_scale: float = 1.0, max_scale: float = 1.0, angle: float = 0.0,
-    aspect_ratio: float = 1.0, distortion: float = 0.0, flip_lr: bool = False, flip_ud: bool = False,
-    brightness: float = 0.0, brightness_each: bool = False, contrast: float = 1.0, contrast_center: float = 0.0,
-    contrast_each: bool = False, noise: float = 0.0, seed: int = -1, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    shape: Any = None,
+    pad: Any = (0, 0),
+    min_scale: float = 1.0,
+    max_scale: float = 1.0,
+    angle: float = 0.0,
+    aspect_ratio: float = 1.0,
+    distortion: float = 0.0,
+    flip_lr: bool = False,
+    flip_ud: bool = False,
+    brightness: float = 0.0,
+    brightness_each: bool = False,
+    contrast: float = 1.0,
+    contrast_center: float = 0.0,
+    contrast_each: bool = False,
+    noise: float = 0.0,
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     if shape is None:
         shape = x.shape
     fn = ImageAugmentation(
-        tuple(shape), tuple(pad), min_scale, max_scale, angle, aspect_ratio, distortion, flip_lr, flip_ud, brightness,
-        brightness_each, contrast, contrast_center, contrast_each, noise, seed,
+        tuple(shape),
+        tuple(pad),
+        min_scale,
+        max_scale,
+        angle,
+        aspect_ratio,
+        distortion,
+        flip_lr,
+        flip_ud,
+        brightness,
+        brightness_each,
+        contrast,
+        contrast_center,
+        contrast_each,
+        noise,
+        seed,
     )
     return fn(x, n_outputs=n_outputs, outputs=outputs)

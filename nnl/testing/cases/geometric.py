@@ -62,20 +62,22 @@ def _ref_warp(x, grid, mode="linear", padding_mode="zero", align_corners=False, 
 
     for b in range(B):
         for pos in itertools.product(*[range(n) for n in grid.shape[1:-1]]):
-            src = [_src(float(grid[(b,) + pos + (i,)]), in_sp[k - 1 - i], padding_mode, align_corners) for i in range(k)]
+            src = [
+                _src(float(grid[(b,) + pos + (i,)]), in_sp[k - 1 - i], padding_mode, align_corners) for i in range(k)
+            ]
             src = src[::-1]  # ([z,] y, x)
             for c in range(C):
                 if mode == "nearest":
                     q = [int(np.floor(s + 0.5)) if s >= 0 else int(np.ceil(s - 0.5)) for s in src]
                     out[(b, c) + pos] = pixel(b, c, q)
                     continue
-                lo = [int(np.floor(s)) for s in src]
+                lows = [int(np.floor(s)) for s in src]
                 val = 0.0
                 for bits in itertools.product((0, 1), repeat=k):
                     w = 1.0
-                    for s, l, bit in zip(src, lo, bits):
-                        w *= (s - l) if bit else (1 - (s - l))
-                    val += w * pixel(b, c, [l + bit for l, bit in zip(lo, bits)])
+                    for s, low, bit in zip(src, lows, bits):
+                        w *= (s - low) if bit else (1 - (s - low))
+                    val += w * pixel(b, c, [low + bit for low, bit in zip(lows, bits)])
                 out[(b, c) + pos] = val
     return np.moveaxis(out, 1, -1) if channel_last else out
 
@@ -135,26 +137,76 @@ def _flow_inputs(shape):
 
 
 CASES = [
-    Case("AffineGrid", [(2, 2, 3)], _ref_affine_grid, args=dict(size=(3, 4)),
-         errors=[([(2, 3, 3)], dict(size=(3, 4)), "theta")]),
+    Case(
+        "AffineGrid",
+        [(2, 2, 3)],
+        _ref_affine_grid,
+        args=dict(size=(3, 4)),
+        errors=[([(2, 3, 3)], dict(size=(3, 4)), "theta")],
+    ),
     Case("AffineGrid", [(1, 2, 3)], _ref_affine_grid, args=dict(size=(2, 3), align_corners=True), name="align"),
     Case("AffineGrid", [(1, 3, 4)], _ref_affine_grid, args=dict(size=(2, 2, 3)), name="3d"),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "zero", False), _ref_warp, atol_b=3e-3,
-         errors=[([(1, 2, 3, 4), (1, 2, 3, 2)], dict(mode="cubic"), "mode"),
-                 ([(1, 2, 3, 4), (2, 2, 3, 2)], {}, "grid")]),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "zero", True), _ref_warp, args=dict(align_corners=True),
-         atol_b=3e-3, name="zero-align"),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "repeat", False), _ref_warp, args=dict(padding_mode="repeat"),
-         atol_b=3e-3, name="repeat"),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "reflect", False), _ref_warp,
-         args=dict(padding_mode="reflect"), atol_b=3e-3, name="reflect"),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "reflect", True), _ref_warp,
-         args=dict(padding_mode="reflect", align_corners=True), atol_b=3e-3, name="reflect-align"),
-    Case("WarpByGrid", _warp_inputs((1, 2, 3, 4), (2, 3), "zero", False), _ref_warp, args=dict(mode="nearest"),
-         grad_inputs=[0], name="nearest"),
-    Case("WarpByGrid", _warp_inputs((1, 3, 4, 2), (2, 3), "repeat", False, channel_last=True), _ref_warp,
-         args=dict(padding_mode="repeat", channel_last=True), atol_b=3e-3, name="channel_last"),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "zero", False),
+        _ref_warp,
+        atol_b=3e-3,
+        errors=[([(1, 2, 3, 4), (1, 2, 3, 2)], dict(mode="cubic"), "mode"), ([(1, 2, 3, 4), (2, 2, 3, 2)], {}, "grid")],
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "zero", True),
+        _ref_warp,
+        args=dict(align_corners=True),
+        atol_b=3e-3,
+        name="zero-align",
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "repeat", False),
+        _ref_warp,
+        args=dict(padding_mode="repeat"),
+        atol_b=3e-3,
+        name="repeat",
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "reflect", False),
+        _ref_warp,
+        args=dict(padding_mode="reflect"),
+        atol_b=3e-3,
+        name="reflect",
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "reflect", True),
+        _ref_warp,
+        args=dict(padding_mode="reflect", align_corners=True),
+        atol_b=3e-3,
+        name="reflect-align",
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 2, 3, 4), (2, 3), "zero", False),
+        _ref_warp,
+        args=dict(mode="nearest"),
+        grad_inputs=[0],
+        name="nearest",
+    ),
+    Case(
+        "WarpByGrid",
+        _warp_inputs((1, 3, 4, 2), (2, 3), "repeat", False, channel_last=True),
+        _ref_warp,
+        args=dict(padding_mode="repeat", channel_last=True),
+        atol_b=3e-3,
+        name="channel_last",
+    ),
     Case("WarpByGrid", _warp_inputs((1, 1, 2, 3, 2), (2, 2, 2), "zero", False), _ref_warp, atol_b=3e-3, name="3d"),
-    Case("WarpByFlow", _flow_inputs((1, 2, 3, 4)), _ref_warp_flow, atol_b=3e-3,
-         errors=[([(1, 2, 3, 4), (1, 3, 3, 4)], {}, "flow")]),
+    Case(
+        "WarpByFlow",
+        _flow_inputs((1, 2, 3, 4)),
+        _ref_warp_flow,
+        atol_b=3e-3,
+        errors=[([(1, 2, 3, 4), (1, 3, 3, 4)], {}, "flow")],
+    ),
 ]

@@ -295,6 +295,8 @@ CASES = [
     Case("Convolution", [(2, 4, 5, 4), (2, 2, 3, 2), (2,)], _conv_ref,
          args={"pad": (1, 0), "stride": (1, 2), "dilation": (2, 1), "group": 2}, name="2d_group_dilation"),
     Case("Convolution", [(2, 2, 5, 5), (3, 2, 2, 2), None], _conv_ref, args={"pad": (1, 1), "stride": (2, 2)}, name="2d_stride_nobias"),
+    Case("Convolution", [(2, 4, 5, 4), (4, 2, 3, 2), (4,)], _conv_ref,
+         args={"pad": (1, 1), "dilation": (2, 1), "group": 2}, name="2d_group_stride1"),
     Case("Convolution", [(1, 2, 4, 3, 3), (2, 2, 2, 2, 1), (2,)], _conv_ref, args={"pad": (1, 0, 1), "stride": (2, 1, 1)}, name="3d"),
     Case("Convolution", [(2, 2, 2, 6), (2, 2, 3), None], _conv_ref, args={"base_axis": 2, "pad": (1,)}, name="base_axis2"),
     Case("Convolution", [(2, 2, 6), (3, 2, 3), None], _conv_ref, args={"base_axis": -2, "dilation": (2,)}, name="base_axis_negative"),

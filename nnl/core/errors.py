@@ -9,8 +9,9 @@ class NnlError(Exception):
     """Base class of nnl's own errors."""
 
 
-class FunctionArgumentError(NnlError, ValueError):
-    """A function was called with inputs or arguments that do not fit together.
+class FunctionArgumentError(NnlError, ValueError, RuntimeError):
+    """A function was called with inputs or arguments that do not fit together (nnabla raises RuntimeError for
+    these, Python code expects ValueError: it is both).
 
     >>> str(FunctionArgumentError('Affine', 'weight', 'a 2-D array', 'shape (3,)'))
     'Affine: argument weight: expected a 2-D array, got shape (3,).'

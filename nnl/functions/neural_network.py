@@ -581,42 +581,6 @@ def _pad_index(size: int, before: int, after: int, mode: str) -> Any:
     return np.pad(np.arange(size), (before, after), mode="reflect" if mode == "reflect" else "edge")
 
 
-def _activation(name: str, args: tuple, h: Any) -> Any:
-    if name in ("identity", ""):
-        return h
-    if name == "relu":
-        return np.maximum(h, 0)
-    if name == "sigmoid":
-        return (np.tanh(h * 0.5) + 1) * 0.5
-    if name == "tanh":
-        return np.tanh(h)
-    if name == "leaky_relu":
-        return np.where(h > 0, h, h * np.asarray(args[0], h.dtype))
-    if name == "elu":
-        return np.where(h > 0, h, np.expm1(np.minimum(h, 0)) * np.asarray(args[0], h.dtype))
-    if name == "relu6":
-        return np.clip(h, 0, 6)
-    raise ValueError(name)
-
-
-def _activation_grad(name: str, args: tuple, h: Any, y: Any, g: Any) -> Any:
-    if name in ("identity", ""):
-        return g
-    if name == "relu":
-        return g * (h > 0)
-    if name == "sigmoid":
-        return g * y * (1 - y)
-    if name == "tanh":
-        return g * (1 - y * y)
-    if name == "leaky_relu":
-        return np.where(h > 0, g, g * np.asarray(args[0], g.dtype))
-    if name == "elu":
-        return np.where(h > 0, g, g * (y + np.asarray(args[0], g.dtype)))
-    if name == "relu6":
-        return g * ((h > 0) & (h < 6))
-    raise ValueError(name)
-
-
 _ACTIVATIONS = {"identity": 0, "": 0, "relu": 0, "sigmoid": 0, "tanh": 0, "leaky_relu": 1, "elu": 1, "relu6": 0}
 
 
@@ -726,11 +690,6 @@ class FusedConvolution(_SpatialFunction):
             g = np.moveaxis(np.tensordot(g, scatter, axes=([axis], [0])), -1, axis)
         return g
 
-    def _stats(self, x: list[Any], dtype: Any) -> tuple:
-        r = self._roles
-        shape = (1, -1) + (1,) * len(self._lay.spatial)
-        return tuple(x[r[k]].reshape(shape).astype(dtype, copy=False) for k in ("beta", "gamma", "mean", "variance"))
-
     def _run(self, x: list[Any], update_running: bool) -> tuple:
         """Forward pass; returns the output and what backward needs."""
         r = self._roles
@@ -739,38 +698,36 @@ class FusedConvolution(_SpatialFunction):
         h = ck.conv_forward(xin, w, self.group, self._conv_pad, self.stride, self.dilation)
         if "bias" in r:
             h += x[r["bias"]].reshape(_bias_shape(h.ndim)).astype(h.dtype, copy=False)
-        saved: dict[str, Any] = {"xin": xin, "conv": h}
+        saved: dict[str, Any] = {"xin": xin}
         if "beta" in r:
-            beta, gamma, rmean, rvar = self._stats(x, h.dtype)
-            axes = (0,) + tuple(range(2, h.ndim))
-            if self.batch_stat:
-                mean = h.mean(axis=axes, keepdims=True)
-                var = np.square(h - mean).mean(axis=axes, keepdims=True)
-                if update_running:
-                    count = h.size // h.shape[1]
-                    d = self.decay_rate
-                    rm, rv = x[r["mean"]], x[r["variance"]]
-                    rm[...] = (d * rm + (1 - d) * mean.reshape(rm.shape)).astype(rm.dtype)
-                    rv[...] = (d * rv + (1 - d) * var.reshape(rv.shape) * (count / max(count - 1, 1))).astype(rv.dtype)
-            else:
-                mean, var = rmean, rvar
-            inv_std = 1 / np.sqrt(var + np.asarray(self.eps, h.dtype))
-            xhat = (h - mean) * inv_std
-            saved.update(xhat=xhat, inv_std=inv_std, gamma=gamma)
-            if self.batch_stat:
-                h = xhat * gamma + beta
-            else:  # fixed statistics: one multiply-add
-                scale = inv_std * gamma
-                h = h * scale + (beta - mean * scale)
+            bn = self._batch_norm_function(h.shape)
+            shape = (1, -1) + (1,) * len(self._lay.spatial)
+            stats = [x[r[k]].reshape(shape) for k in ("beta", "gamma", "mean", "variance")]
+            if self.batch_stat and not update_running:  # the running statistics must stay as they are
+                stats[2], stats[3] = stats[2].copy(), stats[3].copy()
+            bn_inputs = [h] + stats
+            h = bn.forward_impl(np, bn_inputs)[0]
+            saved["bn"] = (bn, bn_inputs, h)
         if "z" in r:
             h = h + self._out_lay.to_cf(x[r["z"]]).astype(h.dtype, copy=False)
         saved["pre"] = h
         act = self._activation_function()
-        y = _activation(self.nonlinearity, self.nonlinearity_args, h) if act is None else act.forward_impl(np, [h])[0]
+        y = h if act is None else act.forward_impl(np, [h])[0]
         return y, saved
 
+    def _batch_norm_function(self, shape: tuple) -> Any:
+        """The catalogue's BatchNormalization set up for ``shape`` (channels on axis 1): the fused result equals the
+        unfused graph's."""
+        from nnl.core.variable import Variable
+        from nnl.functions import registry
+
+        bn = registry.function_class("BatchNormalization")(axes=(1,), decay_rate=self.decay_rate, eps=self.eps, batch_stat=self.batch_stat)
+        stat = tuple(s if i == 1 else 1 for i, s in enumerate(shape))
+        bn.setup_impl([Variable(tuple(shape))] + [Variable(stat) for _ in range(4)])
+        return bn
+
     def _activation_function(self) -> Any:
-        """The catalogue's own activation (so that results equal the unfused graph), or None (identity / not built)."""
+        """The catalogue's own activation (so that results equal the unfused graph), or None for identity."""
         from nnl.functions import registry
 
         args = self.nonlinearity_args
@@ -778,12 +735,7 @@ class FusedConvolution(_SpatialFunction):
             "relu": ("ReLU", (False,)), "sigmoid": ("Sigmoid", ()), "tanh": ("Tanh", ()), "relu6": ("ReLU6", ()),
             "leaky_relu": ("LeakyReLU", (args[0] if args else 0.1, False)), "elu": ("ELU", (args[0] if args else 1.0,)),
         }.get(self.nonlinearity)
-        if spec is None:
-            return None
-        try:
-            return registry.function_class(spec[0])(*spec[1])
-        except (KeyError, NotImplementedError):
-            return None
+        return None if spec is None else registry.function_class(spec[0])(*spec[1])
 
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
         y, _ = self._run(x, update_running=not self.__dict__.get("_recomputing", False))
@@ -803,29 +755,20 @@ class FusedConvolution(_SpatialFunction):
         grads: list[Any] = [None] * len(x)
         act = self._activation_function()
         gy = self._out_lay.to_cf(dy[0])
-        if act is None:
-            g = _activation_grad(self.nonlinearity, self.nonlinearity_args, saved["pre"], out, gy)
-        else:
-            g = act.backward_impl(np, [saved["pre"]], [out], [gy], [True])[0]
+        g = gy if act is None else act.backward_impl(np, [saved["pre"]], [out], [gy], [True])[0]
         if "z" in r and need[r["z"]]:
             grads[r["z"]] = self._out_lay.from_cf(g)
-        if "beta" in r:
-            axes = (0,) + tuple(range(2, g.ndim))
-            xhat, inv_std, gamma = saved["xhat"], saved["inv_std"], saved["gamma"]
-            sum_g = g.sum(axis=axes, keepdims=True)
-            sum_gx = (g * xhat).sum(axis=axes, keepdims=True)
-            if need[r["beta"]]:
-                grads[r["beta"]] = sum_g.reshape(x[r["beta"]].shape)
-            if need[r["gamma"]]:
-                grads[r["gamma"]] = sum_gx.reshape(x[r["gamma"]].shape)
+        if "bn" in saved:
+            bn, bn_inputs, bn_out = saved["bn"]
+            bn_need = [True, need[r["beta"]], need[r["gamma"]], False, False]
+            bn_grads = bn.backward_impl(np, bn_inputs, [bn_out], [g], bn_need)
+            for k, name in ((1, "beta"), (2, "gamma")):
+                if need[r[name]]:
+                    grads[r[name]] = np.asarray(bn_grads[k]).reshape(x[r[name]].shape)
             for name in ("mean", "variance"):  # running statistics receive a zero gradient (as in nnabla)
                 if need[r[name]]:
                     grads[r[name]] = np.zeros(x[r[name]].shape, g.dtype)
-            if self.batch_stat:
-                count = g.size // g.shape[1]
-                g = (gamma * inv_std) * (g - sum_g / count - xhat * (sum_gx / count))
-            else:
-                g = g * (gamma * inv_std)
+            g = bn_grads[0]
         if "bias" in r and need[r["bias"]]:
             grads[r["bias"]] = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
         if need[1]:
@@ -1232,28 +1175,40 @@ class RoiAlign(Function):
     def _cf(self, a: Any) -> Any:
         return np.moveaxis(a, -1, 1) if self.channel_last else a
 
+    def _rows(self, index: Any, ay: Any, samples: int, dtype: Any) -> Any:
+        """The y-interpolation of every box as one matrix ``(K * oh, N * H)`` (zero outside the box's image)."""
+        k, oh, height = ay.shape
+        rows = np.zeros((k, oh, samples, height), dtype)
+        rows[np.arange(k), :, index, :] = ay
+        return rows.reshape(k * oh, samples * height)
+
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
         img = self._cf(x[0])
-        index, ay, ax = self._matrices(x[1], img.shape[0], img.shape[2], img.shape[3])
+        n, c, height, width = img.shape
+        index, ay, ax = self._matrices(x[1], n, height, width)
+        k, oh, ow = len(index), self.output_size[0], self.output_size[1]
         dtype = img.dtype
-        y = np.matmul(np.matmul(ay.astype(dtype)[:, None], img[index]), ax.astype(dtype).transpose(0, 2, 1)[:, None])
-        if self.channel_last:
-            y = np.ascontiguousarray(np.moveaxis(y, 1, -1))
-        return [y]
+        # contract H with one matrix product over all boxes, then W box by box (batched)
+        image_rows = img.transpose(0, 2, 1, 3).reshape(n * height, c * width)
+        t = (self._rows(index, ay, n, dtype) @ image_rows).reshape(k, oh * c, width)
+        y = np.matmul(t, ax.astype(dtype).transpose(0, 2, 1)).reshape(k, oh, c, ow)
+        y = np.moveaxis(y, 1, 2) if not self.channel_last else y.transpose(0, 1, 3, 2)
+        return [np.ascontiguousarray(y)]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         if not need[0]:
             return [None, None]
         img_shape = self._cf(x[0]).shape
-        index, ay, ax = self._matrices(x[1], img_shape[0], img_shape[2], img_shape[3])
-        g = self._cf(dy[0])
+        n, c, height, width = img_shape
+        index, ay, ax = self._matrices(x[1], n, height, width)
+        k, oh = len(index), self.output_size[0]
+        g = dy[0] if self.channel_last else np.moveaxis(dy[0], 1, -1)  # (K, oh, ow, C)
         dtype = g.dtype
-        per_box = np.matmul(np.matmul(ay.astype(dtype).transpose(0, 2, 1)[:, None], g), ax.astype(dtype)[:, None])
-        onehot = (index[None, :] == np.arange(img_shape[0])[:, None]).astype(dtype)
-        dx = (onehot @ per_box.reshape(len(index), -1)).reshape(img_shape)
-        if self.channel_last:
-            dx = np.ascontiguousarray(np.moveaxis(dx, 1, -1))
-        return [dx, None]
+        u = np.matmul(g.transpose(0, 1, 3, 2).reshape(k, oh * c, -1), ax.astype(dtype))  # (K, oh*C, W)
+        dimg = self._rows(index, ay, n, dtype).T @ u.reshape(k * oh, c * width)  # (N*H, C*W)
+        dimg = dimg.reshape(n, height, c, width)
+        dimg = dimg.transpose(0, 1, 3, 2) if self.channel_last else dimg.transpose(0, 2, 1, 3)
+        return [np.ascontiguousarray(dimg), None]
 
 
 @api(RoiAlign)

@@ -276,8 +276,8 @@ class BatchNormalization(_BatchNormBase):
     >>> var = nnl.Variable.from_numpy_array(np.ones((1, 2), np.float32))
     >>> with nnl.auto_forward():
     ...     y = F.batch_normalization(x, beta, gamma, mean, var)
-    >>> np.round(y.d[:, 0], 3).tolist(), np.round(mean.d, 2).tolist()
-    ([-1.342, -0.447, 0.447, 1.342], [[0.3, 0.4]])
+    >>> [round(float(v), 3) for v in y.d[:, 0]], [round(float(v), 2) for v in mean.d.ravel()]
+    ([-1.342, -0.447, 0.447, 1.342], [0.3, 0.4])
     """
 
     input_names = ("x", "beta?", "gamma?", "mean?", "variance?")
@@ -973,7 +973,7 @@ class SpectralNorm(_MultiOutput):
     ``(w.shape[dim],)``. Each iteration: ``v = normalize(W^T u)``, ``u = normalize(W v)`` (``normalize(a) =
     a / sqrt(sum(a**2) + eps)``), then ``sigma = u^T W v``. Unless ``test``, the input ``u`` is overwritten with
     the new ``u`` during forward. ``output_u`` adds a second output: ``u`` as it was before the update. In
-    backward ``u`` and ``v`` are constants (like nnabla): ``dW = (dY - <dY, W> / sigma**2 * u v^T * sigma)/sigma``.
+    backward ``u`` and ``v`` are constants (like nnabla): ``dW = dY / sigma - <dY, W> / sigma**2 * u v^T``.
     """
 
     input_names = ("w", "u")

@@ -299,8 +299,13 @@ class Rand(_Generator):
 
 @api(Rand)
 def rand(
-    low: float = 0, high: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    low: float = 0,
+    high: float = 1,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return Rand(low, high, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -323,8 +328,13 @@ class Randint(_Generator):
 
 @api(Randint)
 def randint(
-    low: int = 0, high: int = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    low: int = 0,
+    high: int = 1,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return Randint(low, high, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -343,8 +353,13 @@ class Randn(_Generator):
 
 @api(Randn)
 def randn(
-    mu: float = 0, sigma: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    mu: float = 0,
+    sigma: float = 1,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return Randn(mu, sigma, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -368,8 +383,13 @@ class RandBinomial(_Generator):
 
 @api(RandBinomial)
 def rand_binomial(
-    n: int = 1, p: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    n: int = 1,
+    p: float = 0.5,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return RandBinomial(n, p, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -391,8 +411,13 @@ class RandBeta(_Generator):
 
 @api(RandBeta)
 def rand_beta(
-    alpha: float = 0.5, beta: float = 0.5, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    alpha: float = 0.5,
+    beta: float = 0.5,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return RandBeta(alpha, beta, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -414,8 +439,13 @@ class RandGamma(_Generator):
 
 @api(RandGamma)
 def rand_gamma(
-    k: float = 0.5, theta: float = 1, shape: Any = [], seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    k: float = 0.5,
+    theta: float = 1,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return RandGamma(k, theta, tuple(shape), seed)(n_outputs=n_outputs, outputs=outputs)
 
 
@@ -496,8 +526,14 @@ class RandomChoice(_Random):
 
 @api(RandomChoice)
 def random_choice(
-    x: Any, w: Any, shape: Any = [], replace: bool = True, seed: int = -1, n_outputs: int = -1, outputs: Any = None
-) -> Any:  # noqa: B006
+    x: Any,
+    w: Any,
+    shape: Any = [],  # noqa: B006 (nnabla signature)
+    replace: bool = True,
+    seed: int = -1,
+    n_outputs: int = -1,
+    outputs: Any = None,
+) -> Any:
     return RandomChoice(tuple(shape), replace, seed)(x, w, n_outputs=n_outputs, outputs=outputs)
 
 

@@ -133,7 +133,7 @@ def _float64_objective(function: Any, arrays: list[Any], grad_indices: list[int]
     """sum_i <y_i(x), w_i> computed in float64 by the function's own kernel, as a function of the checked inputs."""
 
     def objective(values: list[np.ndarray]) -> float:
-        xs = [None if a is None else (a.astype(np.float64) if a.dtype.kind == "f" else a) for a in arrays]
+        xs = [None if a is None else (a.astype(np.float64) if a.dtype.kind == "f" else a.copy()) for a in arrays]
         for i, v in zip(grad_indices, values):
             xs[i] = v
         ys = function.forward_impl(np, [x for x in xs if x is not None])

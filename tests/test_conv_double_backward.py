@@ -30,8 +30,11 @@ def _second_order_scalar(fn, arrays, args, weights):
     y = getattr(F, fn)(*xs, **args)
     loss = F.sum(y * y * nnl.Variable.from_numpy_array(u))
     gx, gw, gb = nnl.grad([loss], xs)
-    s = (F.sum(gx * nnl.Variable.from_numpy_array(vx)) + F.sum(gw * nnl.Variable.from_numpy_array(vw))
-         + F.sum(gb * nnl.Variable.from_numpy_array(vb)))
+    s = (
+        F.sum(gx * nnl.Variable.from_numpy_array(vx))
+        + F.sum(gw * nnl.Variable.from_numpy_array(vw))
+        + F.sum(gb * nnl.Variable.from_numpy_array(vb))
+    )
     return xs, s
 
 
@@ -41,13 +44,21 @@ def test_second_order(fn, x_shape, w_shape, args):
     x = rng.randn(*x_shape)
     w = rng.randn(*w_shape)
     with nnl.auto_forward():
-        probe = getattr(F, fn)(nnl.Variable.from_numpy_array(x.astype(np.float32)), nnl.Variable.from_numpy_array(w.astype(np.float32)), **args)
+        probe = getattr(F, fn)(
+            nnl.Variable.from_numpy_array(x.astype(np.float32)),
+            nnl.Variable.from_numpy_array(w.astype(np.float32)),
+            **args,
+        )
     cl = args.get("channel_last", False)
     out_channels = probe.shape[-1] if cl else probe.shape[1]
     b = rng.randn(out_channels)
     arrays = [x, w, b]
-    weights = [rng.randn(*probe.shape).astype(np.float32), rng.randn(*x.shape).astype(np.float32),
-               rng.randn(*w.shape).astype(np.float32), rng.randn(*b.shape).astype(np.float32)]
+    weights = [
+        rng.randn(*probe.shape).astype(np.float32),
+        rng.randn(*x.shape).astype(np.float32),
+        rng.randn(*w.shape).astype(np.float32),
+        rng.randn(*b.shape).astype(np.float32),
+    ]
 
     with nnl.auto_forward():
         xs, s = _second_order_scalar(fn, arrays, args, weights)
@@ -67,7 +78,9 @@ def test_second_order(fn, x_shape, w_shape, args):
             minus[k][index] -= step
             numeric[index] = (objective(plus) - objective(minus)) / (2 * step)
         analytic = np.zeros(a.shape) if second[k] is None else second[k].d
-        np.testing.assert_allclose(analytic, numeric, atol=2e-2, rtol=1e-2, err_msg=f"{fn}: second-order gradient of input {k}")
+        np.testing.assert_allclose(
+            analytic, numeric, atol=2e-2, rtol=1e-2, err_msg=f"{fn}: second-order gradient of input {k}"
+        )
 
     # the same second-order gradient through the array backward of the gradient graph
     xs, s = _second_order_scalar(fn, arrays, args, weights)

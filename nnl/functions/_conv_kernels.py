@@ -31,7 +31,9 @@ def deconv_out_size(size: int, kernel: int, pad: int, stride: int, dilation: int
     return stride * (size - 1) + dilation * (kernel - 1) + 1 - 2 * pad + output_padding
 
 
-def adjoint_output_padding(big: tuple, small: tuple, kernel: tuple, pad: tuple, stride: tuple, dilation: tuple) -> tuple:
+def adjoint_output_padding(
+    big: tuple, small: tuple, kernel: tuple, pad: tuple, stride: tuple, dilation: tuple
+) -> tuple:
     """The ``output_padding`` with which the deconvolution of ``small`` has the spatial shape ``big``."""
     return tuple(
         int(b - deconv_out_size(s, k, p, st, d)) for b, s, k, p, st, d in zip(big, small, kernel, pad, stride, dilation)
@@ -162,7 +164,9 @@ def conv_backward_data(dy: Any, w: Any, group: int, size: tuple, pad: tuple, str
     if all(st == 1 for st in stride) and min(full_pad) >= 0:
         # stride 1: the adjoint is itself a convolution (full padding, flipped kernel, in/out channels swapped),
         # one im2col + matmul without the col2im scatter
-        flipped = w.reshape((group, oc // group, cg) + kernel).swapaxes(1, 2)[(Ellipsis,) + (slice(None, None, -1),) * n]
+        flipped = w.reshape((group, oc // group, cg) + kernel).swapaxes(1, 2)[
+            (Ellipsis,) + (slice(None, None, -1),) * n
+        ]
         flipped = np.ascontiguousarray(flipped.reshape((channels, oc // group) + kernel), dtype=dtype)
         return conv_forward(dy, flipped, group, full_pad, stride, dilation)
     dcol = np.matmul(
@@ -173,7 +177,9 @@ def conv_backward_data(dy: Any, w: Any, group: int, size: tuple, pad: tuple, str
     return col2im(dcol, size, pad, stride, dilation)
 
 
-def conv_backward_filter(dy: Any, x: Any, w_shape: tuple, group: int, pad: tuple, stride: tuple, dilation: tuple) -> Any:
+def conv_backward_filter(
+    dy: Any, x: Any, w_shape: tuple, group: int, pad: tuple, stride: tuple, dilation: tuple
+) -> Any:
     """Gradient of ``conv_forward`` in its weight: the correlation of ``x`` ``(B, C, *S)`` with ``dy`` ``(B, OC, *O)``."""
     kernel = tuple(w_shape[2:])
     out = tuple(dy.shape[2:])

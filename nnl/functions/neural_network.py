@@ -91,7 +91,6 @@ def affine(x: Any, weight: Any, bias: Any = None, base_axis: int = 1, n_outputs:
 # classes below only validate, convert layouts and pick the kernel (see nnl/functions/_conv_kernels.py).
 
 
-
 class _Layout:
     """Where batch, channel and spatial axes are, computed once in ``setup_impl``."""
 
@@ -150,19 +149,26 @@ class _SpatialFunction(Function):
         base_axis = self.base_axis + ndim if self.base_axis < 0 else self.base_axis
         if not 0 <= base_axis < ndim - 1:
             raise self.fail(
-                "base_axis", f"an axis in [-{ndim}, {ndim - 1}) leaving room for channel and spatial axes", self.base_axis,
+                "base_axis",
+                f"an axis in [-{ndim}, {ndim - 1}) leaving room for channel and spatial axes",
+                self.base_axis,
                 f"x.shape={tuple(x_shape)}.",
             )
         self._base_axis = base_axis
         n = ndim - base_axis - 1
         if max_dims is not None and n > max_dims:
-            raise self.fail("x", f"at most {max_dims} spatial dimensions", f"x.shape={tuple(x_shape)} with base_axis={self.base_axis}")
+            raise self.fail(
+                "x",
+                f"at most {max_dims} spatial dimensions",
+                f"x.shape={tuple(x_shape)} with base_axis={self.base_axis}",
+            )
         for name, default in (("pad", 0), ("stride", 1), ("dilation", 1)):
             value = getattr(self, name)
             value = (default,) * n if value is None else tuple(int(v) for v in value)
             if len(value) != n:
                 raise self.fail(
-                    name, f"{n} values (one per spatial dimension of x.shape={tuple(x_shape)}, base_axis={self.base_axis})",
+                    name,
+                    f"{n} values (one per spatial dimension of x.shape={tuple(x_shape)}, base_axis={self.base_axis})",
                     value,
                 )
             if name != "pad" and any(v < 1 for v in value) or name == "pad" and any(v < 0 for v in value):
@@ -172,7 +178,9 @@ class _SpatialFunction(Function):
 
     def _kernel(self, w_shape: tuple, n: int, channel_last: bool) -> tuple:
         if len(w_shape) != n + 2:
-            raise self.fail("weight", f"a {n + 2}-D weight for {n} spatial dimensions", f"weight.shape={tuple(w_shape)}")
+            raise self.fail(
+                "weight", f"a {n + 2}-D weight for {n} spatial dimensions", f"weight.shape={tuple(w_shape)}"
+            )
         return tuple(w_shape[1:-1]) if channel_last else tuple(w_shape[2:])
 
     def _check_bias(self, inputs: list[Any], index: int, channels: int) -> None:
@@ -201,17 +209,21 @@ class Convolution(_SpatialFunction):
         w_channels = w.shape[-1] if self.channel_last else w.shape[1]
         if self.group < 1 or lay.channels % self.group or w.shape[0] % self.group:
             raise self.fail(
-                "group", f"a divisor of the input channels ({lay.channels}) and output channels ({w.shape[0]})", self.group
+                "group",
+                f"a divisor of the input channels ({lay.channels}) and output channels ({w.shape[0]})",
+                self.group,
             )
         if lay.channels // self.group != w_channels:
             raise self.fail(
-                "weight", f"{lay.channels // self.group} channels per group (x has {lay.channels}, group={self.group})",
+                "weight",
+                f"{lay.channels // self.group} channels per group (x has {lay.channels}, group={self.group})",
                 f"weight.shape={tuple(w.shape)}",
             )
         out = tuple(ck.out_size(*a) for a in zip(lay.spatial, kernel, self.pad, self.stride, self.dilation))
         if any(o <= 0 for o in out):
             raise self.fail(
-                "x", "a spatial size at least the dilated kernel size (after padding)",
+                "x",
+                "a spatial size at least the dilated kernel size (after padding)",
                 f"x spatial shape {lay.spatial}, kernel {kernel}, pad {self.pad}, dilation {self.dilation}",
             )
         self._check_bias(inputs, 2, w.shape[0])
@@ -249,7 +261,16 @@ class Convolution(_SpatialFunction):
         if need[0]:
             op = ck.adjoint_output_padding(lay.spatial, self._out, kernel, *self._geometry())
             grads[0] = F.deconvolution(
-                dy[0], x[1], None, self.base_axis, self.pad, self.stride, self.dilation, self.group, self.channel_last, op
+                dy[0],
+                x[1],
+                None,
+                self.base_axis,
+                self.pad,
+                self.stride,
+                self.dilation,
+                self.group,
+                self.channel_last,
+                op,
             )
         if need[1]:
             grads[1] = ConvolutionFilterGrad(
@@ -262,11 +283,22 @@ class Convolution(_SpatialFunction):
 
 @api(Convolution)
 def convolution(
-    x: Any, weight: Any, bias: Any = None, base_axis: int = 1, pad: Any = None, stride: Any = None, dilation: Any = None,
-    group: int = 1, channel_last: bool = False, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    group: int = 1,
+    channel_last: bool = False,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return Convolution(base_axis, pad, stride, dilation, group, channel_last)(*inputs, n_outputs=n_outputs, outputs=outputs)
+    return Convolution(base_axis, pad, stride, dilation, group, channel_last)(
+        *inputs, n_outputs=n_outputs, outputs=outputs
+    )
 
 
 class ConvolutionFilterGrad(_SpatialFunction):
@@ -322,7 +354,16 @@ class ConvolutionFilterGrad(_SpatialFunction):
                 self._lay_big.spatial, self._lay_small.spatial, self._kernel_shape, *self._geometry()
             )
             grads[1] = F.deconvolution(
-                x[0], dy[0], None, self.base_axis, self.pad, self.stride, self.dilation, self.group, self.channel_last, op
+                x[0],
+                dy[0],
+                None,
+                self.base_axis,
+                self.pad,
+                self.stride,
+                self.dilation,
+                self.group,
+                self.channel_last,
+                op,
             )
         return grads
 
@@ -360,7 +401,9 @@ class Deconvolution(_SpatialFunction):
         out_channels = w_channels * self.group
         big = tuple(ck.deconv_out_size(*a) for a in zip(lay.spatial, kernel, self.pad, self.stride, self.dilation, op))
         if any(b <= 0 for b in big):
-            raise self.fail("pad", "a padding smaller than the output size it removes", self.pad, f"output spatial shape {big}")
+            raise self.fail(
+                "pad", "a padding smaller than the output size it removes", self.pad, f"output spatial shape {big}"
+            )
         self._check_bias(inputs, 2, out_channels)
         self._lay, self._big = lay, big
         self._out_lay = _Layout(lay.shape_of(out_channels, big), self._base_axis, self.channel_last)
@@ -406,8 +449,18 @@ class Deconvolution(_SpatialFunction):
 
 @api(Deconvolution)
 def deconvolution(
-    x: Any, weight: Any, bias: Any = None, base_axis: int = 1, pad: Any = None, stride: Any = None, dilation: Any = None,
-    group: int = 1, channel_last: bool = False, output_padding: Any = None, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    group: int = 1,
+    channel_last: bool = False,
+    output_padding: Any = None,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = (x, weight) if bias is None else (x, weight, bias)
     function = Deconvolution(base_axis, pad, stride, dilation, group, channel_last, output_padding)
@@ -435,13 +488,16 @@ class DepthwiseConvolution(_SpatialFunction):
         out_channels = lay.channels * self.multiplier
         if w.shape[0] != out_channels:
             raise self.fail(
-                "weight", f"weight.shape[0] == {out_channels} (channels {lay.channels} * multiplier {self.multiplier})",
+                "weight",
+                f"weight.shape[0] == {out_channels} (channels {lay.channels} * multiplier {self.multiplier})",
                 f"weight.shape={tuple(w.shape)}",
             )
         kernel = tuple(w.shape[1:])
         out = tuple(ck.out_size(*a) for a in zip(lay.spatial, kernel, self.pad, self.stride, self.dilation))
         if any(o <= 0 for o in out):
-            raise self.fail("x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}")
+            raise self.fail(
+                "x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}"
+            )
         self._check_bias(inputs, 2, out_channels)
         self._lay, self._out, self._kernel_shape = lay, out, kernel
         self._w_cf = (out_channels, 1) + kernel
@@ -491,8 +547,16 @@ class DepthwiseConvolution(_SpatialFunction):
 
 @api(DepthwiseConvolution)
 def depthwise_convolution(
-    x: Any, weight: Any, bias: Any = None, base_axis: int = 1, pad: Any = None, stride: Any = None, dilation: Any = None,
-    multiplier: int = 1, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    multiplier: int = 1,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = (x, weight) if bias is None else (x, weight, bias)
     function = DepthwiseConvolution(base_axis, pad, stride, dilation, multiplier)
@@ -517,11 +581,15 @@ class DepthwiseDeconvolution(_SpatialFunction):
         if self.divisor < 1 or lay.channels % self.divisor:
             raise self.fail("divisor", f"a divisor of the input channels ({lay.channels})", self.divisor)
         if w.shape[0] != lay.channels:
-            raise self.fail("weight", f"weight.shape[0] == {lay.channels} (the channels of x)", f"weight.shape={tuple(w.shape)}")
+            raise self.fail(
+                "weight", f"weight.shape[0] == {lay.channels} (the channels of x)", f"weight.shape={tuple(w.shape)}"
+            )
         kernel = tuple(w.shape[1:])
         big = tuple(ck.deconv_out_size(*a) for a in zip(lay.spatial, kernel, self.pad, self.stride, self.dilation))
         if any(b <= 0 for b in big):
-            raise self.fail("pad", "a padding smaller than the output size it removes", self.pad, f"output spatial shape {big}")
+            raise self.fail(
+                "pad", "a padding smaller than the output size it removes", self.pad, f"output spatial shape {big}"
+            )
         out_channels = lay.channels // self.divisor
         self._check_bias(inputs, 2, out_channels)
         self._lay, self._big, self._group = lay, big, out_channels
@@ -530,7 +598,9 @@ class DepthwiseDeconvolution(_SpatialFunction):
         return [lay.shape_of(out_channels, big)]
 
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
-        y = ck.conv_backward_data(self._lay.to_cf(x[0]), x[1].reshape(self._w_cf), self._group, self._big, *self._geometry())
+        y = ck.conv_backward_data(
+            self._lay.to_cf(x[0]), x[1].reshape(self._w_cf), self._group, self._big, *self._geometry()
+        )
         if len(x) > 2:
             y += x[2].reshape(_bias_shape(y.ndim)).astype(y.dtype, copy=False)
         return [self._out_lay.from_cf(y)]
@@ -553,7 +623,9 @@ class DepthwiseDeconvolution(_SpatialFunction):
         grads: list[Any] = [None] * len(x)
         if need[0]:
             w = F.reshape(x[1], self._w_cf)
-            grads[0] = F.convolution(dy[0], w, None, self.base_axis, self.pad, self.stride, self.dilation, self._group, False)
+            grads[0] = F.convolution(
+                dy[0], w, None, self.base_axis, self.pad, self.stride, self.dilation, self._group, False
+            )
         if need[1]:
             dw = ConvolutionFilterGrad(
                 self.base_axis, self.pad, self.stride, self.dilation, self._group, False, self._w_cf
@@ -566,8 +638,16 @@ class DepthwiseDeconvolution(_SpatialFunction):
 
 @api(DepthwiseDeconvolution)
 def depthwise_deconvolution(
-    x: Any, weight: Any, bias: Any = None, base_axis: int = 1, pad: Any = None, stride: Any = None, dilation: Any = None,
-    divisor: int = 1, n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    divisor: int = 1,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = (x, weight) if bias is None else (x, weight, bias)
     function = DepthwiseDeconvolution(base_axis, pad, stride, dilation, divisor)
@@ -575,6 +655,7 @@ def depthwise_deconvolution(
 
 
 # -- FusedConvolution ----------------------------------------------------------------------------------------------
+
 
 def _pad_index(size: int, before: int, after: int, mode: str) -> Any:
     """Source index of each padded position along one axis (``reflect`` mirrors without the edge, ``repeat`` repeats it)."""
@@ -642,17 +723,27 @@ class FusedConvolution(_SpatialFunction):
         self.pad = pad
         self._pad_pairs = tuple(zip(pad[::2], pad[1::2])) if len(pad) == 2 * n else tuple((p, p) for p in pad)
         self._conv_pad = (0,) * n if self._explicit_pad else pad
-        padded = tuple(s + a + b for s, (a, b) in zip(lay.spatial, self._pad_pairs)) if self._explicit_pad else lay.spatial
+        padded = (
+            tuple(s + a + b for s, (a, b) in zip(lay.spatial, self._pad_pairs)) if self._explicit_pad else lay.spatial
+        )
         kernel = self._kernel(w.shape, n, self.channel_last)
         w_channels = w.shape[-1] if self.channel_last else w.shape[1]
-        if self.group < 1 or lay.channels % self.group or w.shape[0] % self.group or lay.channels // self.group != w_channels:
+        if (
+            self.group < 1
+            or lay.channels % self.group
+            or w.shape[0] % self.group
+            or lay.channels // self.group != w_channels
+        ):
             raise self.fail(
-                "weight", f"{lay.channels // max(self.group, 1)} channels per group (x has {lay.channels}, group={self.group})",
+                "weight",
+                f"{lay.channels // max(self.group, 1)} channels per group (x has {lay.channels}, group={self.group})",
                 f"weight.shape={tuple(w.shape)}",
             )
         out = tuple(ck.out_size(*a) for a in zip(padded, kernel, self._conv_pad, self.stride, self.dilation))
         if any(o <= 0 for o in out):
-            raise self.fail("x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}")
+            raise self.fail(
+                "x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}"
+            )
         oc = w.shape[0]
         self._check_bias(inputs, roles.get("bias", n_in), oc)
         y_shape = lay.shape_of(oc, out)
@@ -662,9 +753,13 @@ class FusedConvolution(_SpatialFunction):
         stat_shape = tuple(oc if i == channel_axis else 1 for i in range(ndim))
         for name in ("beta", "gamma", "mean", "variance"):
             if name in roles and int(np.prod(inputs[roles[name]].shape)) != oc:
-                raise self.fail(name, f"{oc} values, shape {stat_shape}", f"{name}.shape={tuple(inputs[roles[name]].shape)}")
+                raise self.fail(
+                    name, f"{oc} values, shape {stat_shape}", f"{name}.shape={tuple(inputs[roles[name]].shape)}"
+                )
         if "z" in roles and tuple(inputs[roles["z"]].shape) != y_shape:
-            raise self.fail("z", f"z.shape == {y_shape} (the output shape)", f"z.shape={tuple(inputs[roles['z']].shape)}")
+            raise self.fail(
+                "z", f"z.shape == {y_shape} (the output shape)", f"z.shape={tuple(inputs[roles['z']].shape)}"
+            )
         return [y_shape]
 
     # the pieces, on the canonical layout ---------------------------------------------------------------------
@@ -682,7 +777,12 @@ class FusedConvolution(_SpatialFunction):
         if not self._explicit_pad:
             return g
         if self.pad_mode == "constant":
-            return np.ascontiguousarray(g[(slice(None), slice(None)) + tuple(slice(a, g.shape[i + 2] - b) for i, (a, b) in enumerate(self._pad_pairs))])
+            return np.ascontiguousarray(
+                g[
+                    (slice(None), slice(None))
+                    + tuple(slice(a, g.shape[i + 2] - b) for i, (a, b) in enumerate(self._pad_pairs))
+                ]
+            )
         for axis, (size, (before, after)) in enumerate(zip(self._lay.spatial, self._pad_pairs), start=2):
             index = _pad_index(size, before, after, self.pad_mode)
             scatter = np.zeros((len(index), size), g.dtype)
@@ -721,7 +821,9 @@ class FusedConvolution(_SpatialFunction):
         from nnl.core.variable import Variable
         from nnl.functions import registry
 
-        bn = registry.function_class("BatchNormalization")(axes=(1,), decay_rate=self.decay_rate, eps=self.eps, batch_stat=self.batch_stat)
+        bn = registry.function_class("BatchNormalization")(
+            axes=(1,), decay_rate=self.decay_rate, eps=self.eps, batch_stat=self.batch_stat
+        )
         stat = tuple(s if i == 1 else 1 for i, s in enumerate(shape))
         bn.setup_impl([Variable(tuple(shape))] + [Variable(stat) for _ in range(4)])
         return bn
@@ -732,8 +834,12 @@ class FusedConvolution(_SpatialFunction):
 
         args = self.nonlinearity_args
         spec = {
-            "relu": ("ReLU", (False,)), "sigmoid": ("Sigmoid", ()), "tanh": ("Tanh", ()), "relu6": ("ReLU6", ()),
-            "leaky_relu": ("LeakyReLU", (args[0] if args else 0.1, False)), "elu": ("ELU", (args[0] if args else 1.0,)),
+            "relu": ("ReLU", (False,)),
+            "sigmoid": ("Sigmoid", ()),
+            "tanh": ("Tanh", ()),
+            "relu6": ("ReLU6", ()),
+            "leaky_relu": ("LeakyReLU", (args[0] if args else 0.1, False)),
+            "elu": ("ELU", (args[0] if args else 1.0,)),
         }.get(self.nonlinearity)
         return None if spec is None else registry.function_class(spec[0])(*spec[1])
 
@@ -773,7 +879,9 @@ class FusedConvolution(_SpatialFunction):
             grads[r["bias"]] = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
         if need[1]:
             w_shape = _weight_to_cf(x[1], self.channel_last).shape
-            dw = ck.conv_backward_filter(g, saved["xin"], w_shape, self.group, self._conv_pad, self.stride, self.dilation)
+            dw = ck.conv_backward_filter(
+                g, saved["xin"], w_shape, self.group, self._conv_pad, self.stride, self.dilation
+            )
             grads[1] = _weight_from_cf(dw, self.channel_last)
         if need[0]:
             w = _weight_to_cf(x[1], self.channel_last)
@@ -784,21 +892,51 @@ class FusedConvolution(_SpatialFunction):
 
 @api(FusedConvolution)
 def fused_convolution(
-    x: Any, weight: Any, bias: Any = None, beta: Any = None, gamma: Any = None, mean: Any = None, variance: Any = None,
-    z: Any = None, base_axis: int = 1, pad: Any = None, stride: Any = None, dilation: Any = None, group: int = 1,
-    channel_last: bool = False, decay_rate: float = 0.9, eps: float = 1e-05, batch_stat: bool = True,
-    nonlinearity: str = "relu", nonlinearity_args: Any = [], pad_mode: str = "constant", constant_value: float = 0,
-    n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    bias: Any = None,
+    beta: Any = None,
+    gamma: Any = None,
+    mean: Any = None,
+    variance: Any = None,
+    z: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    group: int = 1,
+    channel_last: bool = False,
+    decay_rate: float = 0.9,
+    eps: float = 1e-05,
+    batch_stat: bool = True,
+    nonlinearity: str = "relu",
+    nonlinearity_args: Any = [],  # noqa: B006 (nnabla's signature)
+    pad_mode: str = "constant",
+    constant_value: float = 0,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = [x, weight] + [v for v in (bias, beta, gamma, mean, variance, z) if v is not None]
     function = FusedConvolution(
-        base_axis, pad, stride, dilation, group, channel_last, decay_rate, eps, batch_stat, nonlinearity,
-        tuple(nonlinearity_args), pad_mode, constant_value,
+        base_axis,
+        pad,
+        stride,
+        dilation,
+        group,
+        channel_last,
+        decay_rate,
+        eps,
+        batch_stat,
+        nonlinearity,
+        tuple(nonlinearity_args),
+        pad_mode,
+        constant_value,
     )
     return function(*inputs, n_outputs=n_outputs, outputs=outputs)
 
 
 # -- DeformableConvolution -----------------------------------------------------------------------------------------
+
 
 class DeformableConvolution(_SpatialFunction):
     """2-D deformable convolution (v1, and v2 with ``mask``): each kernel tap samples ``x`` bilinearly at its
@@ -818,16 +956,24 @@ class DeformableConvolution(_SpatialFunction):
         x, w, offset = inputs[0], inputs[1], inputs[2]
         lay = self._spatial_args(x.shape, self.channel_last, max_dims=2)
         if len(lay.spatial) != 2:
-            raise self.fail("x", "2 spatial dimensions (only 2-D deformable convolution exists)", f"x.shape={tuple(x.shape)}")
+            raise self.fail(
+                "x", "2 spatial dimensions (only 2-D deformable convolution exists)", f"x.shape={tuple(x.shape)}"
+            )
         n_in = len(inputs)
         self._mask_index = 3 if n_in == 5 or (n_in == 4 and len(inputs[3].shape) != 1) else None
         self._bias_index = 4 if n_in == 5 else (3 if n_in == 4 and self._mask_index is None else None)
         kernel = self._kernel(w.shape, 2, self.channel_last)
         taps = kernel[0] * kernel[1]
         w_channels = w.shape[-1] if self.channel_last else w.shape[1]
-        if self.group < 1 or lay.channels % self.group or w.shape[0] % self.group or lay.channels // self.group != w_channels:
+        if (
+            self.group < 1
+            or lay.channels % self.group
+            or w.shape[0] % self.group
+            or lay.channels // self.group != w_channels
+        ):
             raise self.fail(
-                "weight", f"{lay.channels // max(self.group, 1)} channels per group (x has {lay.channels}, group={self.group})",
+                "weight",
+                f"{lay.channels // max(self.group, 1)} channels per group (x has {lay.channels}, group={self.group})",
                 f"weight.shape={tuple(w.shape)}",
             )
         dg = self.deformable_group
@@ -835,14 +981,20 @@ class DeformableConvolution(_SpatialFunction):
             raise self.fail("deformable_group", f"a divisor of the input channels ({lay.channels})", dg)
         expected = lay.shape_of(2 * dg * taps, lay.spatial)
         if tuple(offset.shape) != expected:
-            raise self.fail("offset", f"offset.shape == {expected} (2 * deformable_group * kernel taps, x's spatial shape)", f"offset.shape={tuple(offset.shape)}")
+            raise self.fail(
+                "offset",
+                f"offset.shape == {expected} (2 * deformable_group * kernel taps, x's spatial shape)",
+                f"offset.shape={tuple(offset.shape)}",
+            )
         if self._mask_index is not None:
             expected = lay.shape_of(dg * taps, lay.spatial)
             if tuple(inputs[3].shape) != expected:
                 raise self.fail("mask", f"mask.shape == {expected}", f"mask.shape={tuple(inputs[3].shape)}")
         out = tuple(ck.out_size(*a) for a in zip(lay.spatial, kernel, self.pad, self.stride, self.dilation))
         if any(o <= 0 for o in out):
-            raise self.fail("x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}")
+            raise self.fail(
+                "x", "a spatial size at least the dilated kernel size (after padding)", f"x.shape={tuple(x.shape)}"
+            )
         if any((o - 1) * s >= size for o, s, size in zip(out, self.stride, lay.spatial)):
             raise self.fail("pad", "a padding that keeps the offsets' read positions inside x", self.pad)
         if self._bias_index is not None:
@@ -870,7 +1022,12 @@ class DeformableConvolution(_SpatialFunction):
         lh, lw = pos_h - h0, pos_w - w0
         h0, w0 = h0.astype(np.intp), w0.astype(np.intp)
         corners = []
-        for dh_, dw_, weight in ((0, 0, (1 - lh) * (1 - lw)), (0, 1, (1 - lh) * lw), (1, 0, lh * (1 - lw)), (1, 1, lh * lw)):
+        for dh_, dw_, weight in (
+            (0, 0, (1 - lh) * (1 - lw)),
+            (0, 1, (1 - lh) * lw),
+            (1, 0, lh * (1 - lw)),
+            (1, 1, lh * lw),
+        ):
             hh, ww = h0 + dh_, w0 + dw_
             valid = inside & (hh >= 0) & (hh < height) & (ww >= 0) & (ww < width)
             index = np.where(valid, np.clip(hh, 0, height - 1) * width + np.clip(ww, 0, width - 1), 0)
@@ -928,8 +1085,12 @@ class DeformableConvolution(_SpatialFunction):
             return grads
         wg = w.reshape(g, w.shape[0] // g, -1).astype(gy.dtype, copy=False)
         dcol = np.matmul(wg.transpose(0, 2, 1), gy).reshape(b, dg, c // dg, taps * oh * ow)
-        strided = (slice(None), slice(None), slice(0, (oh - 1) * self.stride[0] + 1, self.stride[0]),
-                   slice(0, (ow - 1) * self.stride[1] + 1, self.stride[1]))
+        strided = (
+            slice(None),
+            slice(None),
+            slice(0, (oh - 1) * self.stride[0] + 1, self.stride[0]),
+            slice(0, (ow - 1) * self.stride[1] + 1, self.stride[1]),
+        )
         if mi is not None and need[mi]:
             dmask = (dcol * unmasked).sum(axis=2).reshape(b, dg * taps, oh, ow)
             full = np.zeros((b, dg * taps) + lay.spatial, dcol.dtype)
@@ -961,9 +1122,20 @@ class DeformableConvolution(_SpatialFunction):
 
 @api(DeformableConvolution)
 def deformable_convolution(
-    x: Any, weight: Any, offset: Any, mask: Any = None, bias: Any = None, base_axis: int = 1, pad: Any = None,
-    stride: Any = None, dilation: Any = None, group: int = 1, deformable_group: int = 1, channel_last: bool = False,
-    n_outputs: int = -1, outputs: Any = None,
+    x: Any,
+    weight: Any,
+    offset: Any,
+    mask: Any = None,
+    bias: Any = None,
+    base_axis: int = 1,
+    pad: Any = None,
+    stride: Any = None,
+    dilation: Any = None,
+    group: int = 1,
+    deformable_group: int = 1,
+    channel_last: bool = False,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:
     inputs = [x, weight, offset] + [v for v in (mask, bias) if v is not None]
     function = DeformableConvolution(base_axis, pad, stride, dilation, group, deformable_group, channel_last)
@@ -971,6 +1143,7 @@ def deformable_convolution(
 
 
 # -- AdaptiveSeparableConvolution ------------------------------------------------------------------------------------
+
 
 class AdaptiveSeparableConvolution(Function):
     """Per-pixel separable filtering: ``y[b, c, h, w] = sum_{j, i} kv[b, j, h, w] kh[b, i, h, w] x[b, c, h + j, w + i]``.
@@ -986,13 +1159,20 @@ class AdaptiveSeparableConvolution(Function):
         if len(x) != 4 or len(kv) != 4 or len(kh) != 4:
             raise self.fail("x", "4-D x, vertical_kernel and horizontal_kernel", f"shapes {x}, {kv}, {kh}")
         if not x[0] == kv[0] == kh[0]:
-            raise self.fail("vertical_kernel", f"the batch size of x ({x[0]})", f"vertical_kernel.shape={kv}, horizontal_kernel.shape={kh}")
+            raise self.fail(
+                "vertical_kernel",
+                f"the batch size of x ({x[0]})",
+                f"vertical_kernel.shape={kv}, horizontal_kernel.shape={kh}",
+            )
         oh, ow = x[2] - kv[1] + 1, x[3] - kh[1] + 1
         if oh <= 0 or ow <= 0:
-            raise self.fail("vertical_kernel", f"kernel sizes at most x's height and width {x[2:]}", f"Kv={kv[1]}, Kh={kh[1]}")
+            raise self.fail(
+                "vertical_kernel", f"kernel sizes at most x's height and width {x[2:]}", f"Kv={kv[1]}, Kh={kh[1]}"
+            )
         if kv[2] < oh or kv[3] < ow or kh[2] < oh or kh[3] < ow:
             raise self.fail(
-                "horizontal_kernel", f"kernels covering the output's ({oh}, {ow}) positions",
+                "horizontal_kernel",
+                f"kernels covering the output's ({oh}, {ow}) positions",
                 f"vertical_kernel.shape={kv}, horizontal_kernel.shape={kh}",
             )
         self._out = (oh, ow)
@@ -1034,11 +1214,14 @@ class AdaptiveSeparableConvolution(Function):
 
 
 @api(AdaptiveSeparableConvolution)
-def adaptive_separable_convolution(x: Any, vertical_kernel: Any, horizontal_kernel: Any, n_outputs: int = -1, outputs: Any = None) -> Any:
+def adaptive_separable_convolution(
+    x: Any, vertical_kernel: Any, horizontal_kernel: Any, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     return AdaptiveSeparableConvolution()(x, vertical_kernel, horizontal_kernel, n_outputs=n_outputs, outputs=outputs)
 
 
 # -- Embed -------------------------------------------------------------------------------------------------------------
+
 
 def _embed_filter_grad(index: Any, g: Any, w_shape: tuple) -> Any:
     """``dw[k] = sum of g rows whose index is k`` without np.add.at: sort the indices and reduce each run."""
@@ -1108,6 +1291,7 @@ class EmbedFilterGrad(Function):
 
 # -- RoiAlign ------------------------------------------------------------------------------------------------------------
 
+
 class RoiAlign(Function):
     """Region-of-interest align: each box ``(b, x1, y1, x2, y2)`` of ``boxes`` is average-pooled from ``input[b]``
     into ``output_size`` bins, each the mean of a grid of bilinear samples (``sampling_ratio`` per axis, or
@@ -1160,15 +1344,19 @@ class RoiAlign(Function):
         gmax = int(grid.max()) if grid.size else 1
         k = np.arange(gmax, dtype=np.float32)
         sub = step / grid.astype(np.float32)
-        pos = (start[:, None, None] + np.arange(bins, dtype=np.float32)[None, :, None] * step[:, None, None]
-               + k[None, None, :] * sub[:, None, None] + np.float32(0.5) * sub[:, None, None])
+        pos = (
+            start[:, None, None]
+            + np.arange(bins, dtype=np.float32)[None, :, None] * step[:, None, None]
+            + k[None, None, :] * sub[:, None, None]
+            + np.float32(0.5) * sub[:, None, None]
+        )
         used = (k[None, None, :] < grid[:, None, None]) & (pos >= -1) & (pos <= size)
         pos = np.clip(pos, 0, size - 1)
         low = pos.astype(np.intp)
         high = np.minimum(low + 1, size - 1)
         frac = pos - np.floor(pos)
         onehot = np.arange(size)
-        mat = ((low[..., None] == onehot) * (1 - frac)[..., None] + (high[..., None] == onehot) * frac[..., None])
+        mat = (low[..., None] == onehot) * (1 - frac)[..., None] + (high[..., None] == onehot) * frac[..., None]
         mat = (mat * used[..., None]).sum(axis=2) / grid.astype(np.float32)[:, None, None]
         return mat.astype(np.float32)
 
@@ -1213,8 +1401,14 @@ class RoiAlign(Function):
 
 @api(RoiAlign)
 def roi_align(
-    input: Any, boxes: Any, output_size: Any, spatial_scale: Any = (1.0, 1.0), sampling_ratio: Any = None,
-    channel_last: Any = None, n_outputs: int = -1, outputs: Any = None,
+    input: Any,
+    boxes: Any,
+    output_size: Any,
+    spatial_scale: Any = (1.0, 1.0),
+    sampling_ratio: Any = None,
+    channel_last: Any = None,
+    n_outputs: int = -1,
+    outputs: Any = None,
 ) -> Any:  # noqa: A002 (nnabla's name)
     function = RoiAlign(
         tuple(output_size), tuple(spatial_scale), -1 if sampling_ratio is None else sampling_ratio, bool(channel_last)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nnl.core.function import Bool, Float, Function, Int64, Ints
 from nnl.functions._helpers import normalize_axes, normalize_axis
-from nnl.functions.registry import api
+from nnl.functions.registry import api, extra
 
 
 class _AxesMixin:
@@ -478,6 +478,7 @@ def reduce_mean(x: Any, n_outputs: int = -1, outputs: Any = None) -> Any:
     return ReduceMean()(x, n_outputs=n_outputs, outputs=outputs)
 
 
+@extra
 def reduce(x: Any, op: str = "sum") -> Any:
     """Deprecated nnabla helper: ``reduce_sum`` (``op='sum'``) or ``reduce_mean`` (``op='mean'``)."""
     warnings.warn("Deprecated API. Use ``sum`` or ``mean`` instead.", DeprecationWarning, stacklevel=2)

@@ -38,7 +38,9 @@ def _conv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, g
     xs = x.reshape((-1,) + x.shape[base_axis:])
     kernel = w.shape[2:]
     xp = np.pad(xs, [(0, 0), (0, 0)] + [(p, p) for p in pad])
-    out = [(s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in zip(xs.shape[2:], pad, dilation, kernel, stride)]
+    out = [
+        (s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in zip(xs.shape[2:], pad, dilation, kernel, stride)
+    ]
     oc, cg = w.shape[:2]
     ocg = oc // group
     y = np.zeros((xs.shape[0], oc) + tuple(out))
@@ -47,7 +49,9 @@ def _conv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, g
         patch = xp[(slice(None), slice(None)) + index]
         for g in range(group):
             y[(slice(None), slice(g * ocg, (g + 1) * ocg)) + pos] = np.tensordot(
-                patch[:, g * cg : (g + 1) * cg], w[g * ocg : (g + 1) * ocg], axes=(list(range(1, n + 2)), list(range(1, n + 2)))
+                patch[:, g * cg : (g + 1) * cg],
+                w[g * ocg : (g + 1) * ocg],
+                axes=(list(range(1, n + 2)), list(range(1, n + 2))),
             )
     if b is not None:
         y += b.reshape((1, -1) + (1,) * n)
@@ -55,7 +59,9 @@ def _conv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, g
     return np.moveaxis(y, base_axis, -1) if channel_last else y
 
 
-def _deconv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, group=1, channel_last=False, output_padding=None):
+def _deconv_ref(
+    x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None, group=1, channel_last=False, output_padding=None
+):
     x = x.astype(np.float64)
     w = w.astype(np.float64)
     base_axis = _norm_axis(base_axis, x.ndim)
@@ -71,13 +77,21 @@ def _deconv_ref(x, w, b=None, base_axis=1, pad=None, stride=None, dilation=None,
     kernel = w.shape[2:]
     cin, cog = w.shape[:2]
     cig = cin // group
-    big = [st * (s - 1) + d * (k - 1) + 1 - 2 * p + op for s, st, d, k, p, op in zip(xs.shape[2:], stride, dilation, kernel, pad, output_padding)]
-    yp = np.zeros((xs.shape[0], cog * group) + tuple(b_ + 2 * p + k * d for b_, p, k, d in zip(big, pad, kernel, dilation)))
+    big = [
+        st * (s - 1) + d * (k - 1) + 1 - 2 * p + op
+        for s, st, d, k, p, op in zip(xs.shape[2:], stride, dilation, kernel, pad, output_padding)
+    ]
+    yp = np.zeros(
+        (xs.shape[0], cog * group) + tuple(b_ + 2 * p + k * d for b_, p, k, d in zip(big, pad, kernel, dilation))
+    )
     for pos in np.ndindex(*xs.shape[2:]):
         for tap in np.ndindex(*kernel):
             at = tuple(i * st + t * d for i, st, t, d in zip(pos, stride, tap, dilation))
             for g in range(group):
-                value = xs[(slice(None), slice(g * cig, (g + 1) * cig)) + pos] @ w[(slice(g * cig, (g + 1) * cig), slice(None)) + tap]
+                value = (
+                    xs[(slice(None), slice(g * cig, (g + 1) * cig)) + pos]
+                    @ w[(slice(g * cig, (g + 1) * cig), slice(None)) + tap]
+                )
                 yp[(slice(None), slice(g * cog, (g + 1) * cog)) + at] += value
     y = yp[(slice(None), slice(None)) + tuple(slice(p, p + b_) for p, b_ in zip(pad, big))]
     if b is not None:
@@ -107,9 +121,23 @@ _ACTS = {
 }
 
 
-def _fused_ref(*arrays, roles=(), base_axis=1, pad=None, stride=None, dilation=None, group=1, channel_last=False,
-               decay_rate=0.9, eps=1e-5, batch_stat=True, nonlinearity="relu", nonlinearity_args=(), pad_mode="constant",
-               constant_value=0.0):
+def _fused_ref(
+    *arrays,
+    roles=(),
+    base_axis=1,
+    pad=None,
+    stride=None,
+    dilation=None,
+    group=1,
+    channel_last=False,
+    decay_rate=0.9,
+    eps=1e-5,
+    batch_stat=True,
+    nonlinearity="relu",
+    nonlinearity_args=(),
+    pad_mode="constant",
+    constant_value=0.0,
+):
     x, w = arrays[0].astype(np.float64), arrays[1]
     named = dict(zip(roles, arrays[2:]))
     n = x.ndim - base_axis - 1
@@ -144,8 +172,20 @@ def _bilinear(img, py, px):
     return total
 
 
-def _deformable_ref(x, w, offset, mask=None, b=None, base_axis=1, pad=None, stride=None, dilation=None, group=1,
-                    deformable_group=1, channel_last=False):
+def _deformable_ref(
+    x,
+    w,
+    offset,
+    mask=None,
+    b=None,
+    base_axis=1,
+    pad=None,
+    stride=None,
+    dilation=None,
+    group=1,
+    deformable_group=1,
+    channel_last=False,
+):
     x, w, offset = x.astype(np.float64), w.astype(np.float64), offset.astype(np.float64)
     (ph, pw), (sh, sw), (dh, dw) = pad or (0, 0), stride or (1, 1), dilation or (1, 1)
     bsz, c, height, width = x.shape
@@ -159,13 +199,17 @@ def _deformable_ref(x, w, offset, mask=None, b=None, base_axis=1, pad=None, stri
             tap = ki * kw + kj
             oy = offset[n_, dgi * 2 * kh * kw + 2 * tap, i * sh, j * sw]
             ox = offset[n_, dgi * 2 * kh * kw + 2 * tap + 1, i * sh, j * sw]
-            value = _bilinear(x[n_, dgi * cdg : (dgi + 1) * cdg], i * sh + ki * dh - ph + oy, j * sw + kj * dw - pw + ox)
+            value = _bilinear(
+                x[n_, dgi * cdg : (dgi + 1) * cdg], i * sh + ki * dh - ph + oy, j * sw + kj * dw - pw + ox
+            )
             if mask is not None:
                 value = value * mask[n_, dgi * kh * kw + tap, i * sh, j * sw]
             col[dgi * cdg : (dgi + 1) * cdg, ki, kj] = value
         ocg = oc // group
         for g in range(group):
-            y[n_, g * ocg : (g + 1) * ocg, i, j] = np.tensordot(w[g * ocg : (g + 1) * ocg], col[g * cg : (g + 1) * cg], axes=3)
+            y[n_, g * ocg : (g + 1) * ocg, i, j] = np.tensordot(
+                w[g * ocg : (g + 1) * ocg], col[g * cg : (g + 1) * cg], axes=3
+            )
     if b is not None:
         y += b.reshape(1, -1, 1, 1)
     return y
@@ -252,7 +296,11 @@ def _deformable_inputs(x_shape, w_shape, dg, with_mask, with_bias):
         offset = rng.uniform(-1.9, 1.9, (x_shape[0], 2 * dg * taps) + spatial)
         # keep sample positions away from integer coordinates (bilinear kinks)
         offset += 0.5 * (np.abs(offset - np.round(offset)) < 0.1)
-        arrays = [rng.randn(*x_shape).astype(np.float32), rng.randn(*w_shape).astype(np.float32), offset.astype(np.float32)]
+        arrays = [
+            rng.randn(*x_shape).astype(np.float32),
+            rng.randn(*w_shape).astype(np.float32),
+            offset.astype(np.float32),
+        ]
         arrays.append(rng.rand(x_shape[0], dg * taps, *spatial).astype(np.float32) if with_mask else None)
         arrays.append(rng.randn(w_shape[0]).astype(np.float32) if with_bias else None)
         return arrays
@@ -291,60 +339,217 @@ _DECONV_ERRORS = [
 
 CASES = [
     # Convolution
-    Case("Convolution", [(2, 2, 7), (3, 2, 3), (3,)], _conv_ref, args={"pad": (1,), "stride": (2,)}, name="1d", errors=_CONV_ERRORS),
-    Case("Convolution", [(2, 4, 5, 4), (2, 2, 3, 2), (2,)], _conv_ref,
-         args={"pad": (1, 0), "stride": (1, 2), "dilation": (2, 1), "group": 2}, name="2d_group_dilation"),
-    Case("Convolution", [(2, 2, 5, 5), (3, 2, 2, 2), None], _conv_ref, args={"pad": (1, 1), "stride": (2, 2)}, name="2d_stride_nobias"),
-    Case("Convolution", [(2, 4, 5, 4), (4, 2, 3, 2), (4,)], _conv_ref,
-         args={"pad": (1, 1), "dilation": (2, 1), "group": 2}, name="2d_group_stride1"),
-    Case("Convolution", [(1, 2, 4, 3, 3), (2, 2, 2, 2, 1), (2,)], _conv_ref, args={"pad": (1, 0, 1), "stride": (2, 1, 1)}, name="3d"),
-    Case("Convolution", [(2, 2, 2, 6), (2, 2, 3), None], _conv_ref, args={"base_axis": 2, "pad": (1,)}, name="base_axis2"),
-    Case("Convolution", [(2, 2, 6), (3, 2, 3), None], _conv_ref, args={"base_axis": -2, "dilation": (2,)}, name="base_axis_negative"),
-    Case("Convolution", [(2, 5, 4, 2), (3, 2, 2, 2), (3,)], _conv_ref, args={"pad": (1, 0), "channel_last": True}, name="channel_last"),
-    Case("Convolution", [(2, 3, 6, 5), (6, 1, 3, 2), None], _conv_ref, args={"pad": (1, 1), "group": 3}, name="depthwise_group"),
+    Case(
+        "Convolution",
+        [(2, 2, 7), (3, 2, 3), (3,)],
+        _conv_ref,
+        args={"pad": (1,), "stride": (2,)},
+        name="1d",
+        errors=_CONV_ERRORS,
+    ),
+    Case(
+        "Convolution",
+        [(2, 4, 5, 4), (2, 2, 3, 2), (2,)],
+        _conv_ref,
+        args={"pad": (1, 0), "stride": (1, 2), "dilation": (2, 1), "group": 2},
+        name="2d_group_dilation",
+    ),
+    Case(
+        "Convolution",
+        [(2, 2, 5, 5), (3, 2, 2, 2), None],
+        _conv_ref,
+        args={"pad": (1, 1), "stride": (2, 2)},
+        name="2d_stride_nobias",
+    ),
+    Case(
+        "Convolution",
+        [(2, 4, 5, 4), (4, 2, 3, 2), (4,)],
+        _conv_ref,
+        args={"pad": (1, 1), "dilation": (2, 1), "group": 2},
+        name="2d_group_stride1",
+    ),
+    Case(
+        "Convolution",
+        [(1, 2, 4, 3, 3), (2, 2, 2, 2, 1), (2,)],
+        _conv_ref,
+        args={"pad": (1, 0, 1), "stride": (2, 1, 1)},
+        name="3d",
+    ),
+    Case(
+        "Convolution", [(2, 2, 2, 6), (2, 2, 3), None], _conv_ref, args={"base_axis": 2, "pad": (1,)}, name="base_axis2"
+    ),
+    Case(
+        "Convolution",
+        [(2, 2, 6), (3, 2, 3), None],
+        _conv_ref,
+        args={"base_axis": -2, "dilation": (2,)},
+        name="base_axis_negative",
+    ),
+    Case(
+        "Convolution",
+        [(2, 5, 4, 2), (3, 2, 2, 2), (3,)],
+        _conv_ref,
+        args={"pad": (1, 0), "channel_last": True},
+        name="channel_last",
+    ),
+    Case(
+        "Convolution",
+        [(2, 3, 6, 5), (6, 1, 3, 2), None],
+        _conv_ref,
+        args={"pad": (1, 1), "group": 3},
+        name="depthwise_group",
+    ),
     # Deconvolution
-    Case("Deconvolution", [(2, 4, 5), (4, 1, 3), (2,)], _deconv_ref,
-         args={"pad": (1,), "stride": (2,), "group": 2, "output_padding": (1,)}, name="1d_group_outpad", errors=_DECONV_ERRORS),
-    Case("Deconvolution", [(2, 2, 3, 4), (2, 3, 2, 3), (3,)], _deconv_ref,
-         args={"pad": (1, 0), "stride": (2, 1), "dilation": (1, 2)}, name="2d"),
+    Case(
+        "Deconvolution",
+        [(2, 4, 5), (4, 1, 3), (2,)],
+        _deconv_ref,
+        args={"pad": (1,), "stride": (2,), "group": 2, "output_padding": (1,)},
+        name="1d_group_outpad",
+        errors=_DECONV_ERRORS,
+    ),
+    Case(
+        "Deconvolution",
+        [(2, 2, 3, 4), (2, 3, 2, 3), (3,)],
+        _deconv_ref,
+        args={"pad": (1, 0), "stride": (2, 1), "dilation": (1, 2)},
+        name="2d",
+    ),
     Case("Deconvolution", [(1, 2, 2, 3, 2), (2, 2, 2, 2, 2), None], _deconv_ref, args={"stride": (1, 2, 1)}, name="3d"),
-    Case("Deconvolution", [(2, 3, 3, 2), (2, 2, 2, 2), (2,)], _deconv_ref, args={"pad": (0, 1), "channel_last": True},
-         name="channel_last"),
+    Case(
+        "Deconvolution",
+        [(2, 3, 3, 2), (2, 2, 2, 2), (2,)],
+        _deconv_ref,
+        args={"pad": (0, 1), "channel_last": True},
+        name="channel_last",
+    ),
     # DepthwiseConvolution / DepthwiseDeconvolution
-    Case("DepthwiseConvolution", [(2, 2, 5, 4), (4, 3, 2), (4,)], _depthwise_conv_ref,
-         args={"pad": (1, 0), "multiplier": 2, "dilation": (1, 2)}, name="2d_multiplier",
-         errors=[([(2, 2, 5, 4), (3, 3, 2)], {"multiplier": 2}, "weight.shape[0]")]),
-    Case("DepthwiseConvolution", [(2, 3, 8), (3, 3), None], _depthwise_conv_ref, args={"pad": (2,), "stride": (2,)}, name="1d"),
-    Case("DepthwiseDeconvolution", [(2, 4, 3, 3), (4, 2, 2), (2,)], _depthwise_deconv_ref,
-         args={"pad": (1, 0), "stride": (2, 1), "divisor": 2}, name="2d_divisor",
-         errors=[([(2, 3, 3, 3), (3, 2, 2)], {"divisor": 2}, "divisor")]),
-    Case("DepthwiseDeconvolution", [(2, 2, 5), (2, 3), None], _depthwise_deconv_ref, args={"dilation": (2,)}, name="1d"),
+    Case(
+        "DepthwiseConvolution",
+        [(2, 2, 5, 4), (4, 3, 2), (4,)],
+        _depthwise_conv_ref,
+        args={"pad": (1, 0), "multiplier": 2, "dilation": (1, 2)},
+        name="2d_multiplier",
+        errors=[([(2, 2, 5, 4), (3, 3, 2)], {"multiplier": 2}, "weight.shape[0]")],
+    ),
+    Case(
+        "DepthwiseConvolution",
+        [(2, 3, 8), (3, 3), None],
+        _depthwise_conv_ref,
+        args={"pad": (2,), "stride": (2,)},
+        name="1d",
+    ),
+    Case(
+        "DepthwiseDeconvolution",
+        [(2, 4, 3, 3), (4, 2, 2), (2,)],
+        _depthwise_deconv_ref,
+        args={"pad": (1, 0), "stride": (2, 1), "divisor": 2},
+        name="2d_divisor",
+        errors=[([(2, 3, 3, 3), (3, 2, 2)], {"divisor": 2}, "divisor")],
+    ),
+    Case(
+        "DepthwiseDeconvolution", [(2, 2, 5), (2, 3), None], _depthwise_deconv_ref, args={"dilation": (2,)}, name="1d"
+    ),
     # FusedConvolution
-    _fused_case("bn_z_tanh", ("beta", "gamma", "mean", "variance", "z"), (2, 2, 4, 4), (4, 1, 3, 3), (2, 4, 2, 2),
-                grad_inputs=[0, 1, 2, 3, 6], pad=(1, 1), stride=(2, 2), group=2, nonlinearity="tanh"),
-    _fused_case("bias_reflect_leaky", ("bias",), (2, 2, 3, 4), (3, 2, 2, 2), (2, 3, 4, 3),
-                pad=(1, 0, 1, 0), pad_mode="reflect", nonlinearity="leaky_relu", nonlinearity_args=(0.2,)),
-    _fused_case("inference_bn_repeat_elu", ("beta", "gamma", "mean", "variance"), (1, 2, 4, 3), (2, 2, 2, 2), (1, 2, 5, 4),
-                grad_inputs=[0, 1, 2, 3], pad=(1, 1), pad_mode="repeat", batch_stat=False, nonlinearity="elu", nonlinearity_args=(0.5,)),
-    _fused_case("constant_z_sigmoid", ("bias", "z"), (2, 2, 3, 3), (2, 2, 2, 2), (2, 2, 4, 4),
-                pad=(1, 1), pad_mode="constant", constant_value=0.5, nonlinearity="sigmoid"),
+    _fused_case(
+        "bn_z_tanh",
+        ("beta", "gamma", "mean", "variance", "z"),
+        (2, 2, 4, 4),
+        (4, 1, 3, 3),
+        (2, 4, 2, 2),
+        grad_inputs=[0, 1, 2, 3, 6],
+        pad=(1, 1),
+        stride=(2, 2),
+        group=2,
+        nonlinearity="tanh",
+    ),
+    _fused_case(
+        "bias_reflect_leaky",
+        ("bias",),
+        (2, 2, 3, 4),
+        (3, 2, 2, 2),
+        (2, 3, 4, 3),
+        pad=(1, 0, 1, 0),
+        pad_mode="reflect",
+        nonlinearity="leaky_relu",
+        nonlinearity_args=(0.2,),
+    ),
+    _fused_case(
+        "inference_bn_repeat_elu",
+        ("beta", "gamma", "mean", "variance"),
+        (1, 2, 4, 3),
+        (2, 2, 2, 2),
+        (1, 2, 5, 4),
+        grad_inputs=[0, 1, 2, 3],
+        pad=(1, 1),
+        pad_mode="repeat",
+        batch_stat=False,
+        nonlinearity="elu",
+        nonlinearity_args=(0.5,),
+    ),
+    _fused_case(
+        "constant_z_sigmoid",
+        ("bias", "z"),
+        (2, 2, 3, 3),
+        (2, 2, 2, 2),
+        (2, 2, 4, 4),
+        pad=(1, 1),
+        pad_mode="constant",
+        constant_value=0.5,
+        nonlinearity="sigmoid",
+    ),
     # DeformableConvolution
-    Case("DeformableConvolution", _deformable_inputs((1, 2, 4, 4), (2, 1, 3, 2), 2, True, True), _deformable_ref,
-         args={"pad": (1, 0), "group": 2, "deformable_group": 2}, atol_b=5e-3, dstep=1e-3, name="mask_bias"),
-    Case("DeformableConvolution", _deformable_inputs((1, 2, 4, 5), (2, 2, 2, 2), 1, False, False), _deformable_ref,
-         args={"pad": (1, 1), "stride": (1, 2), "dilation": (2, 1)}, atol_b=5e-3, dstep=1e-3, name="stride_dilation"),
+    Case(
+        "DeformableConvolution",
+        _deformable_inputs((1, 2, 4, 4), (2, 1, 3, 2), 2, True, True),
+        _deformable_ref,
+        args={"pad": (1, 0), "group": 2, "deformable_group": 2},
+        atol_b=5e-3,
+        dstep=1e-3,
+        name="mask_bias",
+    ),
+    Case(
+        "DeformableConvolution",
+        _deformable_inputs((1, 2, 4, 5), (2, 2, 2, 2), 1, False, False),
+        _deformable_ref,
+        args={"pad": (1, 1), "stride": (1, 2), "dilation": (2, 1)},
+        atol_b=5e-3,
+        dstep=1e-3,
+        name="stride_dilation",
+    ),
     # AdaptiveSeparableConvolution
-    Case("AdaptiveSeparableConvolution", [(1, 2, 5, 4), (1, 3, 3, 2), (1, 3, 3, 2)], _adaptive_sep_ref,
-         errors=[([(1, 2, 5, 4), (2, 3, 3, 2), (1, 3, 3, 2)], {}, "batch size")]),
+    Case(
+        "AdaptiveSeparableConvolution",
+        [(1, 2, 5, 4), (1, 3, 3, 2), (1, 3, 3, 2)],
+        _adaptive_sep_ref,
+        errors=[([(1, 2, 5, 4), (2, 3, 3, 2), (1, 3, 3, 2)], {}, "batch size")],
+    ),
     # Embed
     Case("Embed", _embed_inputs((2, 3), (4, 3)), lambda x0, w: w[x0], grad_inputs=[1]),
     Case("Embed", _embed_inputs((7,), (3, 2, 2)), lambda x0, w: w[x0], grad_inputs=[1], name="3d_weight"),
     # RoiAlign
-    Case("RoiAlign", _roi_inputs((2, 2, 5, 5), [[0, 0.3, 0.6, 4.2, 3.7], [1, 1.1, 0.2, 3.3, 5.1]]), _roi_align_ref,
-         args={"output_size": (2, 3)}, grad_inputs=[0],
-         errors=[([(2, 2, 5, 5), (3, 4)], {"output_size": (2, 2)}, "boxes")]),
-    Case("RoiAlign", _roi_inputs((2, 2, 4, 5), [[1, -1.2, 0.4, 6.3, 3.9], [0, 0.5, 0.5, 2.5, 2.5]]), _roi_align_ref,
-         args={"output_size": (3, 2), "spatial_scale": (0.8, 1.2), "sampling_ratio": 2}, grad_inputs=[0], name="scale_ratio"),
-    Case("RoiAlign", _roi_inputs((1, 4, 4, 2), [[0, 0.4, 0.7, 3.6, 3.1]]), _roi_align_ref,
-         args={"output_size": (2, 2), "channel_last": True}, grad_inputs=[0], name="channel_last"),
+    Case(
+        "RoiAlign",
+        _roi_inputs((2, 2, 5, 5), [[0, 0.3, 0.6, 4.2, 3.7], [1, 1.1, 0.2, 3.3, 5.1]]),
+        _roi_align_ref,
+        args={"output_size": (2, 3)},
+        grad_inputs=[0],
+        errors=[([(2, 2, 5, 5), (3, 4)], {"output_size": (2, 2)}, "boxes")],
+    ),
+    Case(
+        "RoiAlign",
+        _roi_inputs((2, 2, 4, 5), [[1, -1.2, 0.4, 6.3, 3.9], [0, 0.5, 0.5, 2.5, 2.5]]),
+        _roi_align_ref,
+        args={"output_size": (3, 2), "spatial_scale": (0.8, 1.2), "sampling_ratio": 2},
+        grad_inputs=[0],
+        name="scale_ratio",
+    ),
+    Case(
+        "RoiAlign",
+        _roi_inputs((1, 4, 4, 2), [[0, 0.4, 0.7, 3.6, 3.1]]),
+        _roi_align_ref,
+        args={"output_size": (2, 2), "channel_last": True},
+        grad_inputs=[0],
+        name="channel_last",
+    ),
 ]

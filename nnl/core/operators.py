@@ -112,11 +112,15 @@ def abs_(a: Any) -> Any:
 
 
 def getitem(x: Any, key: Any) -> Any:
-    """Basic indexing (ints, slices, ``None``, ``...``) as Slice + Reshape; arrays of indices as GatherNd."""
+    """NumPy indexing. Basic keys (ints, slices, ``None``, ``...``) become Slice (+ Flip for negative steps) and
+    Reshape; keys with index arrays or masks become one GatherNd over the flattened input."""
+    from nnl.core.variable import Variable
+
     F = _functions()
     if not isinstance(key, tuple):
         key = (key,)
-    if any(isinstance(k, (list, np.ndarray)) or hasattr(k, "shape") and not _is_scalar(k) for k in key):
+    key = tuple(int(k) if isinstance(k, np.ndarray) and k.ndim == 0 and k.dtype.kind in "iu" else k for k in key)
+    if any(isinstance(k, (list, np.ndarray, Variable, _ndarray_type())) for k in key):
         return _advanced_getitem(x, key)
     n_specified = sum(1 for k in key if k is not None and k is not Ellipsis)
     if n_specified > x.ndim:
@@ -128,7 +132,7 @@ def getitem(x: Any, key: Any) -> Any:
         else:
             expanded.append(k)
     expanded.extend([slice(None)] * (x.ndim - sum(1 for k in expanded if k is not None)))
-    start, stop, step, out_shape = [], [], [], []
+    start, stop, step, out_shape, flip_axes = [], [], [], [], []
     axis = 0
     for k in expanded:
         if k is None:
@@ -136,11 +140,19 @@ def getitem(x: Any, key: Any) -> Any:
             continue
         size = x.shape[axis]
         if isinstance(k, slice):
-            b, e, s = k.indices(size)
-            start.append(b)
-            stop.append(e)
-            step.append(s)
-            out_shape.append(len(range(b, e, s)))
+            indices = range(*k.indices(size))
+            count = len(indices)
+            if count and indices.step < 0:  # the same elements with a positive step, then reversed
+                start.append(indices[-1])
+                stop.append(indices[0] + 1)
+                step.append(-indices.step)
+                flip_axes.append(axis)
+            else:
+                first = indices.start if count else 0
+                start.append(first)
+                stop.append(first + (count - 1) * indices.step + 1 if count else 0)
+                step.append(indices.step if count else 1)
+            out_shape.append(count)
         else:
             index = int(k)
             if not -size <= index < size:
@@ -154,23 +166,40 @@ def getitem(x: Any, key: Any) -> Any:
     y = x
     if tuple(sliced_shape) != tuple(x.shape):
         y = F.slice(x, start, stop, step)
+    if flip_axes:
+        y = F.flip(y, flip_axes)
     if tuple(out_shape) != tuple(sliced_shape):
         y = F.reshape(y, out_shape)
     return y if y is not x else F.identity(x)
 
 
+def _ndarray_type() -> type:
+    from nnl.core.ndarray import NdArray
+
+    return NdArray
+
+
 def _advanced_getitem(x: Any, key: tuple[Any, ...]) -> Any:
+    """Index arrays and masks (mixed freely with basic keys): NumPy computes which flat elements are taken, and
+    GatherNd takes them from the flattened input, so gradients flow back to exactly those elements."""
     from nnl.core.variable import Variable
 
     F = _functions()
     if len(key) == 1 and isinstance(key[0], Variable) and key[0].shape == x.shape:
         return F.bool_gather(x, key[0])
-    indices = [np.asarray(k.d if isinstance(k, Variable) else k) for k in key]
-    if len(indices) == 1 and indices[0].dtype == bool:
-        mask = Variable.from_numpy_array(indices[0].astype(np.float32))
-        return F.bool_gather(x, mask)
-    stacked = np.stack(np.broadcast_arrays(*indices)).astype(np.int64)
-    return F.gather_nd(x, Variable.from_numpy_array(stacked))
+    plain = tuple(
+        np.asarray(k.d if isinstance(k, Variable) else k.data if isinstance(k, _ndarray_type()) else k)
+        if not (k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer)))
+        else k
+        for k in key
+    )
+    try:
+        flat_index = np.arange(int(np.prod(x.shape)), dtype=np.int64).reshape(x.shape)[plain]
+    except IndexError as error:
+        raise IndexError(f"indexing: {error} (variable shape {x.shape}).") from None
+    flat = F.reshape(x, (int(np.prod(x.shape)),))
+    indices = Variable.from_numpy_array(np.asarray(flat_index)[None])
+    return F.gather_nd(flat, indices)
 
 
 def setitem(x: Any, key: Any, value: Any) -> None:

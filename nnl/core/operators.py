@@ -179,6 +179,16 @@ def _ndarray_type() -> type:
     return NdArray
 
 
+def _index_array(k: Any) -> Any:
+    """A key entry as NumPy takes it (Variables and NdArrays give their data)."""
+    if k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer)):
+        return k
+    data = getattr(k, "d", None)
+    if data is None:
+        data = getattr(k, "data", k)
+    return np.asarray(data)
+
+
 def _advanced_getitem(x: Any, key: tuple[Any, ...]) -> Any:
     """Index arrays and masks (mixed freely with basic keys): NumPy computes which flat elements are taken, and
     GatherNd takes them from the flattened input, so gradients flow back to exactly those elements."""
@@ -187,12 +197,7 @@ def _advanced_getitem(x: Any, key: tuple[Any, ...]) -> Any:
     F = _functions()
     if len(key) == 1 and isinstance(key[0], Variable) and key[0].shape == x.shape:
         return F.bool_gather(x, key[0])
-    plain = tuple(
-        np.asarray(k.d if isinstance(k, Variable) else k.data if isinstance(k, _ndarray_type()) else k)
-        if not (k is None or k is Ellipsis or isinstance(k, (slice, int, np.integer)))
-        else k
-        for k in key
-    )
+    plain = tuple(_index_array(k) for k in key)
     try:
         flat_index = np.arange(int(np.prod(x.shape)), dtype=np.int64).reshape(x.shape)[plain]
     except IndexError as error:

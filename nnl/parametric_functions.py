@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -32,9 +32,14 @@ from nnl.initializer import (
 from nnl.parameter import get_parameter, get_parameter_or_create, parameter_scope, set_parameter
 
 __all__ = [
+    "ConstantInitializer",
     "LSTMCell",
+    "NormalInitializer",
+    "UniformInitializer",
+    "WeightNormalizationScaleInitializer",
     "affine",
     "batch_normalization",
+    "calc_uniform_lim_glorot",
     "binary_connect_affine",
     "binary_connect_convolution",
     "binary_weight_affine",
@@ -49,6 +54,8 @@ __all__ = [
     "fixed_point_quantized_affine",
     "fixed_point_quantized_convolution",
     "fused_batch_normalization",
+    "get_parameter",
+    "get_parameter_or_create",
     "group_normalization",
     "gru",
     "inq_affine",
@@ -79,7 +86,7 @@ __all__ = [
     "weight_normalization",
 ]
 
-Layer = TypeVar("Layer", bound=Callable[..., Any])
+Layer = Callable[..., Any]  # a decorated layer also takes ``name=``
 ParamDesc = list[tuple[str, str, str, bool]]
 
 
@@ -99,7 +106,9 @@ def _describe(scope_name: str, param_desc: ParamDesc | None, layer_name: str) ->
     return "\n".join(lines)
 
 
-def parametric_function_api(scope_name: str | None = None, param_desc: ParamDesc | None = None) -> Callable[[Layer], Layer]:
+def parametric_function_api(
+    scope_name: str | None = None, param_desc: ParamDesc | None = None
+) -> Callable[[Layer], Layer]:
     """Decorator of parametric functions: run the layer inside ``parameter_scope(scope_name)`` and add a last
     argument ``name=None`` which, when given, wraps that scope in ``parameter_scope(name)``.
 
@@ -111,7 +120,9 @@ def parametric_function_api(scope_name: str | None = None, param_desc: ParamDesc
         scope = scope_name if scope_name is not None else layer.__name__
         signature = inspect.signature(layer)
         if "fix_parameters" not in signature.parameters:
-            raise TypeError(f"parametric_function_api: {layer.__name__}{signature} must take a `fix_parameters` argument.")
+            raise TypeError(
+                f"parametric_function_api: {layer.__name__}{signature} must take a `fix_parameters` argument."
+            )
         parameters = list(signature.parameters.values())
         n_positional = sum(1 for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
         simple = all(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters)
@@ -122,7 +133,9 @@ def parametric_function_api(scope_name: str | None = None, param_desc: ParamDesc
             name = kwargs.pop("name", None)
             if simple and len(args) > n_positional:  # name given positionally, after every argument
                 if len(args) > n_positional + 1 or name is not None:
-                    raise TypeError(f"{layer.__name__}() takes at most {n_positional + 1} positional arguments ({len(args)} given).")
+                    raise TypeError(
+                        f"{layer.__name__}() takes at most {n_positional + 1} positional arguments ({len(args)} given)."
+                    )
                 name = args[-1]
                 args = args[:-1]
             if name is None:
@@ -137,7 +150,7 @@ def parametric_function_api(scope_name: str | None = None, param_desc: ParamDesc
         wrapper.__scope_name__ = scope  # type: ignore[attr-defined]
         wrapper.__param_desc__ = list(param_desc or [])  # type: ignore[attr-defined]
         wrapper.__parametric_function_api_base__ = layer  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 
@@ -207,7 +220,9 @@ def _kept(y: Variable) -> Variable:
     return y
 
 
-def _conv_filter(inp: Any, kernel: tuple[int, ...], group: int, channel_last: bool, base_axis: int) -> tuple[int, tuple[int, ...]]:
+def _conv_filter(
+    inp: Any, kernel: tuple[int, ...], group: int, channel_last: bool, base_axis: int
+) -> tuple[int, tuple[int, ...]]:
     """Input channels and the filter shape after ``outmaps`` of a (channel-last) convolution."""
     if channel_last:
         channels = inp.shape[-1]
@@ -223,13 +238,19 @@ def _stat_shape(inp: Any, axes: Any) -> list[int]:
     return shape
 
 
-def _beta_gamma(shape: Any, fix_parameters: bool, param_init: dict[str, Any], no_bias: bool, no_scale: bool) -> tuple[Any, Any]:
+def _beta_gamma(
+    shape: Any, fix_parameters: bool, param_init: dict[str, Any], no_bias: bool, no_scale: bool
+) -> tuple[Any, Any]:
     beta = None if no_bias else _param("beta", shape, param_init.get("beta", ConstantInitializer(0)), fix_parameters)
-    gamma = None if no_scale else _param("gamma", shape, param_init.get("gamma", ConstantInitializer(1)), fix_parameters)
+    gamma = (
+        None if no_scale else _param("gamma", shape, param_init.get("gamma", ConstantInitializer(1)), fix_parameters)
+    )
     return beta, gamma
 
 
-def _bn_params(inp: Any, axes: Any, fix_parameters: bool, param_init: Any, no_scale: bool, no_bias: bool) -> tuple[Any, ...]:
+def _bn_params(
+    inp: Any, axes: Any, fix_parameters: bool, param_init: Any, no_scale: bool, no_bias: bool
+) -> tuple[Any, ...]:
     axes = list(axes)
     param_init = param_init or {}
     shape = _stat_shape(inp, axes)
@@ -240,7 +261,10 @@ def _bn_params(inp: Any, axes: Any, fix_parameters: bool, param_init: Any, no_sc
 
 
 _W_B = [("W", "Weight matrix", "(inmaps, outmaps)", True), ("b", "Bias vector", "(outmaps,)", True)]
-_CONV_W_B = [("W", "Filter weights", "(outmaps, inmaps // group, *kernel)", True), ("b", "Bias vector", "(outmaps,)", True)]
+_CONV_W_B = [
+    ("W", "Filter weights", "(outmaps, inmaps // group, *kernel)", True),
+    ("b", "Bias vector", "(outmaps,)", True),
+]
 _BN = [
     ("beta", "Trainable bias", "<stat shape>", True),
     ("gamma", "Trainable scale", "<stat shape>", True),
@@ -290,7 +314,11 @@ def affine(
 
 @parametric_function_api(
     "svd_affine",
-    [("U", "Left factor", "(inmaps, r)", True), ("V", "Right factor", "(r, outmaps)", True), ("b", "Bias vector", "(outmaps,)", True)],
+    [
+        ("U", "Left factor", "(inmaps, r)", True),
+        ("V", "Right factor", "(r, outmaps)", True),
+        ("b", "Bias vector", "(outmaps,)", True),
+    ],
 )
 def svd_affine(
     inp: Any,
@@ -325,7 +353,17 @@ def svd_affine(
     return F.affine(F.affine(inp, u, None, base_axis), v, b, base_axis)
 
 
-def _binary_affine(inp: Any, n_outmaps: Any, base_axis: int, w_init: Any, wb_init: Any, b_init: Any, fix_parameters: bool, rng: Any, with_bias: bool) -> tuple[Any, ...]:
+def _binary_affine(
+    inp: Any,
+    n_outmaps: Any,
+    base_axis: int,
+    w_init: Any,
+    wb_init: Any,
+    b_init: Any,
+    fix_parameters: bool,
+    rng: Any,
+    with_bias: bool,
+) -> tuple[Any, ...]:
     outs = _as_list(n_outmaps)
     inmaps = _prod(inp.shape[base_axis:])
     if w_init is None:
@@ -510,7 +548,9 @@ def svd_convolution(
     return F.convolution(y, v, b, base_axis, None, None, None, 1)
 
 
-def _cpd_als(x: np.ndarray, rank: int, max_iter: int, stopping_criterion: float, lambda_reg: float, rng: Any) -> tuple[list[np.ndarray], np.ndarray]:
+def _cpd_als(
+    x: np.ndarray, rank: int, max_iter: int, stopping_criterion: float, lambda_reg: float, rng: Any
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Canonical polyadic decomposition ``x ~ sum_r lambda_r a0_r o a1_r o ...`` by alternating least squares.
 
     Factor 0 is solved first, the others start uniform in [0, 1) (``rng``, RandomState(313) by default). The
@@ -613,7 +653,9 @@ def cpd3_convolution(
     return F.convolution(y, o, b, base_axis, None, None, None, 1)
 
 
-def _binary_conv(inp: Any, outmaps: int, kernel: Any, base_axis: int, w_init: Any, wb_init: Any, fix_parameters: bool, rng: Any) -> tuple[Any, Any]:
+def _binary_conv(
+    inp: Any, outmaps: int, kernel: Any, base_axis: int, w_init: Any, wb_init: Any, fix_parameters: bool, rng: Any
+) -> tuple[Any, Any]:
     kernel = tuple(kernel)
     channels = inp.shape[base_axis]
     if w_init is None:
@@ -726,7 +768,9 @@ def inq_convolution(
     w = _param("W", (outmaps, channels) + kernel, w_init, fix_parameters)
     i = _state("I", (outmaps, channels) + kernel, i_init if i_init is not None else ConstantInitializer())
     b = _bias(with_bias, (outmaps,), b_init, fix_parameters)
-    return F.inq_convolution(inp, w, i, b, base_axis, pad, stride, dilation, group, num_bits, inq_iterations, selection_algorithm, seed)
+    return F.inq_convolution(
+        inp, w, i, b, base_axis, pad, stride, dilation, group, num_bits, inq_iterations, selection_algorithm, seed
+    )
 
 
 @parametric_function_api("deformable_conv", _CONV_W_B)
@@ -760,12 +804,17 @@ def deformable_convolution(
     if apply_w is not None:
         w = apply_w(w)
     b = _bias(with_bias, (outmaps,), b_init, fix_parameters, apply_b)
-    return F.deformable_convolution(inp, w, offset, mask, b, base_axis, pad, stride, dilation, group, deformable_group, channel_last)
+    return F.deformable_convolution(
+        inp, w, offset, mask, b, base_axis, pad, stride, dilation, group, deformable_group, channel_last
+    )
 
 
 @parametric_function_api(
     "depthwise_conv",
-    [("W", "Filter weights", "(inmaps * multiplier, *kernel)", True), ("b", "Bias vector", "(inmaps * multiplier,)", True)],
+    [
+        ("W", "Filter weights", "(inmaps * multiplier, *kernel)", True),
+        ("b", "Bias vector", "(inmaps * multiplier,)", True),
+    ],
 )
 def depthwise_convolution(
     inp: Any,
@@ -791,7 +840,10 @@ def depthwise_convolution(
     return F.depthwise_convolution(inp, w, b, base_axis, pad, stride, dilation, multiplier)
 
 
-@parametric_function_api("deconv", [("W", "Filter weights", "(inmaps, outmaps // group, *kernel)", True), ("b", "Bias vector", "(outmaps,)", True)])
+@parametric_function_api(
+    "deconv",
+    [("W", "Filter weights", "(inmaps, outmaps // group, *kernel)", True), ("b", "Bias vector", "(outmaps,)", True)],
+)
 def deconvolution(
     inp: Any,
     outmaps: int,
@@ -825,7 +877,10 @@ def deconvolution(
     return F.deconvolution(inp, w, b, base_axis, pad, stride, dilation, group, channel_last, output_padding)
 
 
-@parametric_function_api("depthwise_deconv", [("W", "Filter weights", "(inmaps, *kernel)", True), ("b", "Bias vector", "(inmaps // divisor,)", True)])
+@parametric_function_api(
+    "depthwise_deconv",
+    [("W", "Filter weights", "(inmaps, *kernel)", True), ("b", "Bias vector", "(inmaps // divisor,)", True)],
+)
 def depthwise_deconvolution(
     inp: Any,
     kernel: Any,
@@ -853,7 +908,9 @@ def depthwise_deconvolution(
 # ---------------------------------------------------------------------------------------------------------------
 # recurrent layers
 # ---------------------------------------------------------------------------------------------------------------
-def _rnn_draw(rng: Any, gates: tuple[int, ...], layers: tuple[int, ...], directions: int, hidden: int, in_size: int) -> np.ndarray:
+def _rnn_draw(
+    rng: Any, gates: tuple[int, ...], layers: tuple[int, ...], directions: int, hidden: int, in_size: int
+) -> np.ndarray:
     """Initial weights [W_ih | W_hh] along the last axis: Glorot uniform (in, hidden) then (hidden, hidden)."""
     lead = layers + (directions,) + gates + (hidden,)
     w_ih = UniformInitializer(calc_uniform_lim_glorot(in_size, hidden), rng)(lead + (in_size,))
@@ -862,7 +919,17 @@ def _rnn_draw(rng: Any, gates: tuple[int, ...], layers: tuple[int, ...], directi
 
 
 def _gated_rnn_params(
-    kind: str, gates: int, x: Any, h: Any, w0_init: Any, w_init: Any, b_init: Any, bidirectional: bool, rng: Any, with_bias: bool, fix_parameters: bool
+    kind: str,
+    gates: int,
+    x: Any,
+    h: Any,
+    w0_init: Any,
+    w_init: Any,
+    b_init: Any,
+    bidirectional: bool,
+    rng: Any,
+    with_bias: bool,
+    fix_parameters: bool,
 ) -> tuple[Any, Any, Any, int]:
     """weight_l0 (D, G, H, I + H), weight (L - 1, D, G, H, D H + H) and bias (L, D, G', H) of lstm / gru."""
     in_size, hidden, layers = x.shape[2], h.shape[3], h.shape[0]
@@ -870,8 +937,8 @@ def _gated_rnn_params(
     w0_shape = (dirs, gates, hidden, in_size + hidden)
     w_shape = (layers - 1, dirs, gates, hidden, dirs * hidden + hidden)
     w0 = get_parameter("weight_l0")
-    w = get_parameter("weight")
-    b = get_parameter("bias")
+    w: Any = get_parameter("weight")
+    b: Any = get_parameter("bias")
     if w0 is None:
         if w0_init is None:
             w0_init = _rnn_draw(rng, (gates,), (), dirs, hidden, in_size)
@@ -881,12 +948,20 @@ def _gated_rnn_params(
             w_init = _rnn_draw(rng, (gates,), (layers - 1,), dirs, hidden, dirs * hidden)
         w = get_parameter_or_create("weight", w_shape, w_init, True, not fix_parameters)
     if with_bias and b is None:
-        b = get_parameter_or_create("bias", (layers, dirs, 4, hidden), b_init if b_init is not None else ConstantInitializer(), True, not fix_parameters)
+        b = get_parameter_or_create(
+            "bias",
+            (layers, dirs, 4, hidden),
+            b_init if b_init is not None else ConstantInitializer(),
+            True,
+            not fix_parameters,
+        )
     # parameters saved before nnabla fixed the weight layout have the right size but another shape
     if tuple(w0.shape) != w0_shape:
         import nnl
 
-        nnl.logger.warning(f"{kind}: weight_l0 of shape {w0.shape} is reshaped to {w0_shape} (parameters saved before a layout fix).")
+        nnl.logger.warning(
+            f"{kind}: weight_l0 of shape {w0.shape} is reshaped to {w0_shape} (parameters saved before a layout fix)."
+        )
         w0 = Variable.from_numpy_array(np.reshape(w0.d, w0_shape), need_grad=True)
         set_parameter("weight_l0", w0)
     if layers > 1 and tuple(w.shape) != w_shape:
@@ -938,9 +1013,20 @@ def rnn(
         w = _param("weight", (num_layers - 1, dirs, hidden, dirs * hidden + hidden), w_init, fix_parameters)
     b = None
     if with_bias:
-        b = _param("bias", (num_layers, dirs, hidden), b_init if b_init is not None else ConstantInitializer(), fix_parameters)
+        b = _param(
+            "bias", (num_layers, dirs, hidden), b_init if b_init is not None else ConstantInitializer(), fix_parameters
+        )
     return F.rnn(
-        x, h, weight_l0=w0, weight=w, bias=b, num_layers=num_layers, nonlinearity=nonlinearity, dropout=dropout, bidirectional=bidirectional, training=training
+        x,
+        h,
+        weight_l0=w0,
+        weight=w,
+        bias=b,
+        num_layers=num_layers,
+        nonlinearity=nonlinearity,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        training=training,
     )
 
 
@@ -972,10 +1058,27 @@ def lstm(
     if type(w0_init) is int:
         import nnl
 
-        nnl.logger.warning("Arguments passed seem to be for previous LSTM function, which has been renamed to lstm_cell.")
-        raise ValueError("lstm: w0_init is an int; the single-step LSTM layer is now PF.lstm_cell(x, h, c, state_size).")
-    w0, w, b, layers = _gated_rnn_params("lstm", 4, x, h, w0_init, w_init, b_init, bidirectional, rng, with_bias, fix_parameters)
-    return F.lstm(x, h, c, weight_l0=w0, weight=w, bias=b, num_layers=layers, dropout=dropout, bidirectional=bidirectional, training=training)
+        nnl.logger.warning(
+            "Arguments passed seem to be for previous LSTM function, which has been renamed to lstm_cell."
+        )
+        raise ValueError(
+            "lstm: w0_init is an int; the single-step LSTM layer is now PF.lstm_cell(x, h, c, state_size)."
+        )
+    w0, w, b, layers = _gated_rnn_params(
+        "lstm", 4, x, h, w0_init, w_init, b_init, bidirectional, rng, with_bias, fix_parameters
+    )
+    return F.lstm(
+        x,
+        h,
+        c,
+        weight_l0=w0,
+        weight=w,
+        bias=b,
+        num_layers=layers,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        training=training,
+    )
 
 
 @parametric_function_api(
@@ -1002,8 +1105,20 @@ def gru(
 ) -> Any:
     """GRU over ``x`` (T, B, I) from ``h`` (L, D, B, H); the number of layers is ``h.shape[0]``.
     Returns ``(y (T, B, D H), h_n)``. The bias has 4 gate rows (r, z, n of the input and n of the state)."""
-    w0, w, b, layers = _gated_rnn_params("gru", 3, x, h, w0_init, w_init, b_init, bidirectional, rng, with_bias, fix_parameters)
-    return F.gru(x, h, weight_l0=w0, weight=w, bias=b, num_layers=layers, dropout=dropout, bidirectional=bidirectional, training=training)
+    w0, w, b, layers = _gated_rnn_params(
+        "gru", 3, x, h, w0_init, w_init, b_init, bidirectional, rng, with_bias, fix_parameters
+    )
+    return F.gru(
+        x,
+        h,
+        weight_l0=w0,
+        weight=w,
+        bias=b,
+        num_layers=layers,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        training=training,
+    )
 
 
 @parametric_function_api(
@@ -1013,7 +1128,9 @@ def gru(
         ("affine/b", "Stacked biases of the LSTM block", "(4, state_size)", True),
     ],
 )
-def lstm_cell(x: Any, h: Any, c: Any, state_size: int, w_init: Any = None, b_init: Any = None, fix_parameters: bool = False) -> tuple[Any, Any]:
+def lstm_cell(
+    x: Any, h: Any, c: Any, state_size: int, w_init: Any = None, b_init: Any = None, fix_parameters: bool = False
+) -> tuple[Any, Any]:
     """One LSTM step built from an affine layer on ``[x, h]``: gates (i, o, f, g) in that order.
     Returns ``(h_t, c_t)``."""
     xh = F.concatenate(x, h, axis=1)
@@ -1047,7 +1164,9 @@ class LSTMCell:
         self.c.data.zero()
 
     def __call__(self, x: Any, w_init: Any = None, b_init: Any = None, fix_parameters: bool = False) -> Any:
-        self.h, self.c = lstm_cell(x, self.h, self.c, self.state_size, w_init, b_init, fix_parameters=fix_parameters, name=self.name)
+        self.h, self.c = lstm_cell(
+            x, self.h, self.c, self.state_size, w_init, b_init, fix_parameters=fix_parameters, name=self.name
+        )
         return self.h
 
 
@@ -1071,7 +1190,9 @@ def fused_batch_normalization(
 ) -> Any:
     """Batch normalization, plus ``z`` (if given), then ``nonlinearity``; parameters as :func:`batch_normalization`."""
     axes, beta, gamma, mean, var = _bn_params(inp, axes, fix_parameters, param_init, no_scale, no_bias)
-    return F.fused_batch_normalization(inp, beta, gamma, mean, var, z, axes, decay_rate, eps, batch_stat, nonlinearity, output_stat)
+    return F.fused_batch_normalization(
+        inp, beta, gamma, mean, var, z, axes, decay_rate, eps, batch_stat, nonlinearity, output_stat
+    )
 
 
 @parametric_function_api("bn", _BN)
@@ -1110,11 +1231,18 @@ def sync_batch_normalization(
 ) -> Any:
     """Batch normalization whose batch statistics are averaged over the processes of ``comm``."""
     axes, beta, gamma, mean, var = _bn_params(inp, axes, fix_parameters, param_init, no_scale, no_bias)
-    return F.sync_batch_normalization(inp, beta, gamma, mean, var, comm, group, axes, decay_rate, eps, batch_stat, output_stat)
+    return F.sync_batch_normalization(
+        inp, beta, gamma, mean, var, comm, group, axes, decay_rate, eps, batch_stat, output_stat
+    )
 
 
-@parametric_function_api("mean_subtraction", [("mean", "Moving average", "inp.shape[base_axis:]", False), ("t", "Minibatch counter", "(1,)", False)])
-def mean_subtraction(inp: Any, base_axis: int = 1, update_running_mean: bool = True, fix_parameters: bool = False) -> Any:
+@parametric_function_api(
+    "mean_subtraction",
+    [("mean", "Moving average", "inp.shape[base_axis:]", False), ("t", "Minibatch counter", "(1,)", False)],
+)
+def mean_subtraction(
+    inp: Any, base_axis: int = 1, update_running_mean: bool = True, fix_parameters: bool = False
+) -> Any:
     """Subtract the running mean of the inputs (over the batch axes before ``base_axis``)."""
     if len(inp.shape) < base_axis:
         raise ValueError(f"mean_subtraction: base_axis={base_axis} exceeds the input's {len(inp.shape)} dimensions.")
@@ -1159,7 +1287,9 @@ def instance_normalization(
     shape = [1] * len(inp.shape)
     shape[channel_axis] = inp.shape[channel_axis]
     beta, gamma = _beta_gamma(shape, fix_parameters, param_init or {}, no_bias, no_scale)
-    return F.instance_normalization(inp, beta, gamma, channel_axis=channel_axis, batch_axis=batch_axis, eps=eps, output_stat=output_stat)
+    return F.instance_normalization(
+        inp, beta, gamma, channel_axis=channel_axis, batch_axis=batch_axis, eps=eps, output_stat=output_stat
+    )
 
 
 @parametric_function_api("group_normalization", _BETA_GAMMA)
@@ -1181,26 +1311,47 @@ def group_normalization(
     shape[channel_axis] = inp.shape[channel_axis]
     beta, gamma = _beta_gamma(shape, fix_parameters, param_init or {}, no_bias, no_scale)
     return F.group_normalization(
-        inp, beta, gamma, num_groups=num_groups, channel_axis=channel_axis, batch_axis=batch_axis, eps=eps, output_stat=output_stat
+        inp,
+        beta,
+        gamma,
+        num_groups=num_groups,
+        channel_axis=channel_axis,
+        batch_axis=batch_axis,
+        eps=eps,
+        output_stat=output_stat,
     )
 
 
 @parametric_function_api("wn", [("g", "Weight normalization scale", "(w.shape[dim],)", True)])
-def weight_normalization(w: Any, dim: int = 0, eps: float = 1e-12, g_init: Any = None, fix_parameters: bool = False) -> Any:
+def weight_normalization(
+    w: Any, dim: int = 0, eps: float = 1e-12, g_init: Any = None, fix_parameters: bool = False
+) -> Any:
     """Weight normalization ``g * w / ||w||`` (norm over every axis but ``dim``); ``g`` starts at ``||w||``."""
     if g_init is None:
         g_init = WeightNormalizationScaleInitializer(w, dim, eps)
-    g = get_parameter_or_create("g", (w.shape[dim],), initializer=g_init, need_grad=True, as_need_grad=not fix_parameters)
+    g = get_parameter_or_create(
+        "g", (w.shape[dim],), initializer=g_init, need_grad=True, as_need_grad=not fix_parameters
+    )
     return F.weight_normalization(w, g, dim, eps)
 
 
 @parametric_function_api("spectral-norm", [("u", "Singular vector", "(w.shape[dim],)", False)])
-def spectral_norm(w: Any, dim: int = 0, itr: int = 1, eps: float = 1e-12, test: bool = False, u_init: Any = None, fix_parameters: bool = True) -> Any:
+def spectral_norm(
+    w: Any,
+    dim: int = 0,
+    itr: int = 1,
+    eps: float = 1e-12,
+    test: bool = False,
+    u_init: Any = None,
+    fix_parameters: bool = True,
+) -> Any:
     """Spectral normalization ``w / sigma(w)`` by ``itr`` power iterations; ``u`` (normal init) keeps the
     singular vector estimate between calls (updated unless ``test``)."""
     if not 0 <= dim < len(w.shape):
         raise ValueError(f"spectral_norm: dim must be in [0, {len(w.shape)}), got {dim}.")
-    u = get_parameter_or_create("u", (w.shape[dim],), u_init if u_init is not None else NormalInitializer(), False, False)
+    u = get_parameter_or_create(
+        "u", (w.shape[dim],), u_init if u_init is not None else NormalInitializer(), False, False
+    )
     return F.spectral_norm(w, u, dim=dim, itr=itr, eps=eps, test=test)
 
 
@@ -1208,7 +1359,9 @@ def spectral_norm(w: Any, dim: int = 0, itr: int = 1, eps: float = 1e-12, test: 
 # other layers
 # ---------------------------------------------------------------------------------------------------------------
 @parametric_function_api("embed", [("W", "Embedding matrix", "(n_inputs, n_features)", True)])
-def embed(inp: Any, n_inputs: int, n_features: int, initializer: Any = None, fix_parameters: bool = False, apply_w: Any = None) -> Any:
+def embed(
+    inp: Any, n_inputs: int, n_features: int, initializer: Any = None, fix_parameters: bool = False, apply_w: Any = None
+) -> Any:
     """Embedding lookup with ``W`` (n_inputs, n_features), uniform in [-sqrt(3), sqrt(3)] by default."""
     if initializer is None:
         initializer = UniformInitializer((-np.sqrt(3.0), np.sqrt(3.0)))
@@ -1219,7 +1372,9 @@ def embed(inp: Any, n_inputs: int, n_features: int, initializer: Any = None, fix
 
 
 @parametric_function_api("prelu", [("slope", "Negative slope", "() if shared else (inp.shape[base_axis],)", True)])
-def prelu(inp: Any, base_axis: int = 1, shared: bool = True, fix_parameters: bool = False, slope_init: Any = None) -> Any:
+def prelu(
+    inp: Any, base_axis: int = 1, shared: bool = True, fix_parameters: bool = False, slope_init: Any = None
+) -> Any:
     """Parametric ReLU with one ``slope`` (``shared``) or one per channel of ``base_axis``; 0.25 by default."""
     shape = () if shared else (inp.shape[base_axis],)
     w = _param("slope", shape, slope_init if slope_init is not None else ConstantInitializer(0.25), fix_parameters)
@@ -1537,7 +1692,9 @@ def min_max_quantize(
     trained = not (x_min_max and ema)
     qr_min = get_parameter_or_create("qr_min", ql_min.shape, qr_min_init, trained, not fix_parameters)
     qr_max = get_parameter_or_create("qr_max", ql_min.shape, qr_max_init, trained, not fix_parameters)
-    return F.min_max_quantize(x, qr_min, qr_max, ql_min, ql_max, decay, x_min_max, ema, ste_fine_grained, eps, outputs=_into(outputs))
+    return F.min_max_quantize(
+        x, qr_min, qr_max, ql_min, ql_max, decay, x_min_max, ema, ste_fine_grained, eps, outputs=_into(outputs)
+    )
 
 
 _MIN_MAX_DESC = _QUANT_W_B + [
@@ -1546,7 +1703,9 @@ _MIN_MAX_DESC = _QUANT_W_B + [
 ]
 
 
-def _min_max_defaults(qr_min_w_init: Any, qr_max_w_init: Any, qr_min_b_init: Any, qr_max_b_init: Any) -> tuple[Any, ...]:
+def _min_max_defaults(
+    qr_min_w_init: Any, qr_max_w_init: Any, qr_min_b_init: Any, qr_max_b_init: Any
+) -> tuple[Any, ...]:
     return (
         qr_min_w_init if qr_min_w_init is not None else ConstantInitializer(-2.0),
         qr_max_w_init if qr_max_w_init is not None else ConstantInitializer(2.0),
@@ -1602,7 +1761,9 @@ def min_max_quantized_affine(
         w_init = _glorot(w_shape[0], _prod(outs), rng)
     if with_bias and b_init is None:
         b_init = ConstantInitializer()
-    qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init = _min_max_defaults(qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init)
+    qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init = _min_max_defaults(
+        qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init
+    )
     w = _param("W", w_shape, w_init, fix_parameters)
     w_q = _min_max_quantized(
         w, quantize_w, "W_q", w_shape, w_init, fix_parameters, eps,
@@ -1657,7 +1818,9 @@ def min_max_quantized_convolution(
         w_init = _glorot(channels, outmaps, rng, kernel)
     if with_bias and b_init is None:
         b_init = ConstantInitializer()
-    qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init = _min_max_defaults(qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init)
+    qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init = _min_max_defaults(
+        qr_min_w_init, qr_max_w_init, qr_min_b_init, qr_max_b_init
+    )
     w_shape = (outmaps,) + filter_shape
     w = _param("W", w_shape, w_init, fix_parameters)
     w_q = _min_max_quantized(
@@ -1726,7 +1889,12 @@ def multi_head_attention(
     qw = _param("q_weight", (query.shape[2], q_embed_dim), q_w_init, fix_parameters)
     kw = _param("k_weight", (key.shape[2], k_embed_dim), k_w_init, fix_parameters)
     vw = _param("v_weight", (value.shape[2], v_embed_dim), v_w_init, fix_parameters)
-    ow = _param("out_weight", (v_embed_dim, out_dim), param_init.get("out_weight", _glorot(v_embed_dim, out_dim, rng)), fix_parameters)
+    ow = _param(
+        "out_weight",
+        (v_embed_dim, out_dim),
+        param_init.get("out_weight", _glorot(v_embed_dim, out_dim, rng)),
+        fix_parameters,
+    )
     qb = kb = vb = ob = None
     if with_bias:
         qb = _param("q_bias", (q_embed_dim,), param_init.get("q_bias", ConstantInitializer()), fix_parameters)
@@ -1740,7 +1908,23 @@ def multi_head_attention(
         abk = _param("attn_bias_k", (1, 1, k_embed_dim), abk_init, fix_parameters)
         abv = _param("attn_bias_v", (1, 1, v_embed_dim), abv_init, fix_parameters)
     return F.multi_head_attention(
-        query, key, value, num_heads, qw, kw, vw, ow, qb, kb, vb, ob, abk, abv, dropout, additive_mask=additive_mask, key_padding_mask=key_padding_mask
+        query,
+        key,
+        value,
+        num_heads,
+        qw,
+        kw,
+        vw,
+        ow,
+        qb,
+        kb,
+        vb,
+        ob,
+        abk,
+        abv,
+        dropout,
+        additive_mask=additive_mask,
+        key_padding_mask=key_padding_mask,
     )
 
 
@@ -1774,9 +1958,13 @@ def transformer(
     """Transformer (Vaswani et al.): ``num_encoder_layers`` encoder layers (scopes ``encoder00``...) over ``src``
     (S, B, E) and ``num_decoder_layers`` decoder layers (``decoder00``...) over ``tgt`` (T, B, E)."""
     if src.shape[1] != tgt.shape[1]:
-        raise ValueError(f"transformer: the batch sizes of source and target must be equal, got {src.shape[1]} and {tgt.shape[1]}.")
+        raise ValueError(
+            f"transformer: the batch sizes of source and target must be equal, got {src.shape[1]} and {tgt.shape[1]}."
+        )
     if src.shape[2] != embed_dim or tgt.shape[2] != embed_dim:
-        raise ValueError(f"transformer: the feature sizes of source ({src.shape[2]}) and target ({tgt.shape[2]}) must equal embed_dim={embed_dim}.")
+        raise ValueError(
+            f"transformer: the feature sizes of source ({src.shape[2]}) and target ({tgt.shape[2]}) must equal embed_dim={embed_dim}."
+        )
     memory = src
     for i in range(num_encoder_layers):
         memory = transformer_encode(
@@ -1825,16 +2013,23 @@ def transformer_encode(
     """One transformer encoder layer (post-norm): self-attention + residual + layer norm, then a feed-forward
     block (``dim_feedforward``, ``activation`` = ReLU by default) + residual + layer norm.
 
-    As in nnabla, the sub-layers get neither ``rng`` nor ``fix_parameters``."""
+    As in nnabla, the attention sub-layer gets neither ``rng`` nor ``dropout`` (so the initial weights come from
+    the global generator, as nnabla draws them); unlike nnabla 1.39, which drops it, ``fix_parameters`` reaches
+    every sub-layer."""
     activation = activation if activation is not None else F.relu
     attn = multi_head_attention(
         src, src, src, num_heads=num_heads, add_attn_bias=add_attn_bias, additive_mask=src_additive_mask,
-        key_padding_mask=src_key_padding_mask, name="src_self_attn",
+        key_padding_mask=src_key_padding_mask, fix_parameters=fix_parameters, name="src_self_attn",
     )[0]  # fmt: skip
-    src = layer_normalization(src + _dropped(attn, dropout), batch_axis=(0, 1), name="enc_layer_norm1")
-    hidden = _dropped(activation(affine(src, dim_feedforward, base_axis=2, name="enc_affine1")), dropout)
-    out = _dropped(affine(hidden, embed_dim, base_axis=2, name="enc_affine2"), dropout)
-    return layer_normalization(src + out, batch_axis=(0, 1), name="enc_layer_norm2")
+    src = layer_normalization(
+        src + _dropped(attn, dropout), batch_axis=(0, 1), fix_parameters=fix_parameters, name="enc_layer_norm1"
+    )
+    hidden = _dropped(
+        activation(affine(src, dim_feedforward, base_axis=2, fix_parameters=fix_parameters, name="enc_affine1")),
+        dropout,
+    )
+    out = _dropped(affine(hidden, embed_dim, base_axis=2, fix_parameters=fix_parameters, name="enc_affine2"), dropout)
+    return layer_normalization(src + out, batch_axis=(0, 1), fix_parameters=fix_parameters, name="enc_layer_norm2")
 
 
 @parametric_function_api(
@@ -1870,14 +2065,21 @@ def transformer_decode(
     activation = activation if activation is not None else F.relu
     attn = multi_head_attention(
         tgt, tgt, tgt, num_heads=num_heads, add_attn_bias=add_attn_bias, additive_mask=tgt_additive_mask,
-        key_padding_mask=tgt_key_padding_mask, name="tgt_self_attn",
+        key_padding_mask=tgt_key_padding_mask, fix_parameters=fix_parameters, name="tgt_self_attn",
     )[0]  # fmt: skip
-    tgt = layer_normalization(tgt + _dropped(attn, dropout), batch_axis=(0, 1), name="dec_layer_norm1")
+    tgt = layer_normalization(
+        tgt + _dropped(attn, dropout), batch_axis=(0, 1), fix_parameters=fix_parameters, name="dec_layer_norm1"
+    )
     attn = multi_head_attention(
         tgt, memory, memory, num_heads=num_heads, add_attn_bias=add_attn_bias, additive_mask=memory_additive_mask,
-        key_padding_mask=memory_key_padding_mask, name="tgt_memory_attn",
+        key_padding_mask=memory_key_padding_mask, fix_parameters=fix_parameters, name="tgt_memory_attn",
     )[0]  # fmt: skip
-    tgt = layer_normalization(tgt + _dropped(attn, dropout), batch_axis=(0, 1), name="dec_layer_norm2")
-    hidden = _dropped(activation(affine(tgt, dim_feedforward, base_axis=2, name="dec_affine1")), dropout)
-    out = _dropped(affine(hidden, embed_dim, base_axis=2, name="dec_affine2"), dropout)
-    return layer_normalization(tgt + out, batch_axis=(0, 1), name="dec_layer_norm3")
+    tgt = layer_normalization(
+        tgt + _dropped(attn, dropout), batch_axis=(0, 1), fix_parameters=fix_parameters, name="dec_layer_norm2"
+    )
+    hidden = _dropped(
+        activation(affine(tgt, dim_feedforward, base_axis=2, fix_parameters=fix_parameters, name="dec_affine1")),
+        dropout,
+    )
+    out = _dropped(affine(hidden, embed_dim, base_axis=2, fix_parameters=fix_parameters, name="dec_affine2"), dropout)
+    return layer_normalization(tgt + out, batch_axis=(0, 1), fix_parameters=fix_parameters, name="dec_layer_norm3")

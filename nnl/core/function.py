@@ -173,7 +173,8 @@ class Function:
 
     @property
     def args(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.args_spec}
+        """Argument values by name (repeated arguments as lists, as nnabla gives them)."""
+        return {name: list(v) if isinstance(v := getattr(self, name), tuple) else v for name in self.args_spec}
 
     arguments = args
 

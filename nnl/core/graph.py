@@ -120,7 +120,7 @@ def apply(function: Function, inputs: Sequence[Any], n_outputs: int, outputs: An
         for v in output_vars:
             function._adopt_output(v)
     else:
-        output_vars = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        output_vars = [_as_output_variable(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
         for v, shape in zip(output_vars, shapes):
             v.reset_shape(tuple(shape), force=True)
             v._need_grad, v._derived_need_grad = None, need_grad
@@ -132,6 +132,15 @@ def apply(function: Function, inputs: Sequence[Any], n_outputs: int, outputs: An
             for v in output_vars:
                 v._parent = None
     return output_vars[0] if len(output_vars) == 1 else tuple(output_vars)
+
+
+def _as_output_variable(output: Any) -> Any:
+    """``outputs=`` may hold NdArrays: the function then writes into them through a Variable sharing each."""
+    if isinstance(output, NdArray):
+        v = Variable(output.shape)
+        v._data = output
+        return v
+    return output
 
 
 def _apply_imperative(function: Function, inputs: Sequence[Any], outputs: Any) -> Any:

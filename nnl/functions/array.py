@@ -570,7 +570,7 @@ class OneHot(Function):
         return [y.reshape(x[0].shape[:-1] + shape)]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
-        return [None]
+        return [xp.zeros(x[0].shape, np.float32) if need[0] else None]  # no gradient: a zero one
 
 
 @api(OneHot)
@@ -683,8 +683,8 @@ class Sort(Function):
         return [y, index.astype(np.int64)] if self.with_index else [y]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
-        if self.only_index:
-            return [None]
+        if self.only_index:  # indices carry no gradient
+            return [xp.zeros(x[0].shape, dy[0].dtype)]
         g = xp.zeros(x[0].shape, dy[0].dtype)
         xp.put_along_axis(g, self._index, dy[0], axis=self._axis)
         return [g]
@@ -722,7 +722,7 @@ class Shape(Function):
         return [np.asarray(x[0].shape[s:e] if e > s else (), np.float32)]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
-        return [None]
+        return [xp.zeros(x[0].shape, np.float32) if need[0] else None]  # no gradient: a zero one
 
 
 @api(Shape)
@@ -1512,7 +1512,7 @@ class NonZero(Function):
         return finish_data_dependent(self, [out.reshape(x[0].ndim, -1) if x[0].ndim else out])
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
-        return [None]
+        return [xp.zeros(x[0].shape, np.float32) if need[0] else None]  # no gradient: a zero one
 
 
 @api(NonZero)

@@ -45,6 +45,10 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     a_host, a_nn = _host(a)
     b_host, b_nn = _host(b)
     if a_nn and b_nn:
+        if (isinstance(a, NdArray) or isinstance(b, NdArray)) and a.ndim and b.ndim:
+            # an NdArray with a Variable: computed at once on their data, the result is an NdArray
+            a = a.data if isinstance(a, Variable) else a
+            b = b.data if isinstance(b, Variable) else b
         if a.ndim == 1 and b.ndim == 1:
             result = F.sum(a * b)
         elif a.ndim == 2 and b.ndim == 2:
@@ -52,7 +56,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
         elif a.ndim == 0 or b.ndim == 0:
             scalar, other = (a_host, b) if a.ndim == 0 else (b_host, a)
             result = F.mul_scalar(other, float(scalar))
-            # a 0-d NdArray with a Variable (or the reverse) gives the NdArray kind of the scalar operand's peer
+            # as nnabla: a 0-d NdArray scaling a Variable is computed at once and gives an NdArray
             if isinstance(result, Variable) and isinstance(a if a.ndim == 0 else b, NdArray):
                 result.forward()
                 result = result.data
@@ -63,6 +67,10 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
             order = list(range(b.ndim))
             order.insert(0, order.pop(b.ndim - 2))
             result = F.affine(a, F.transpose(b, order), base_axis=a.ndim - 1)
+    elif a_nn != b_nn and np.ndim(b_host if a_nn else a_host) == 0:
+        # a plain scalar with an NdArray/Variable: NumPy defers to the object's ``scalar * x``
+        scalar, other = (b_host, a) if a_nn else (a_host, b)
+        result = other * scalar
     else:
         result = np.dot(a_host, b_host)
     if out is None:
@@ -79,7 +87,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
         out.cast(result.data.dtype)[...] = result.data
     elif isinstance(out, Variable):
         out.rewire_on(result)
-    else:
+    elif isinstance(out, np.ndarray):
         out[...] = result
     return None
 
@@ -152,9 +160,13 @@ def multi_head_attention(
     k_embed_dim = k_weight.shape[1]
     v_embed_dim = v_weight.shape[1]
     if value.shape[0] != src_len:
-        raise ValueError(f"multi_head_attention: key and value must have the same length, got {key.shape[0]} and {value.shape[0]}.")
+        raise ValueError(
+            f"multi_head_attention: key and value must have the same length, got {key.shape[0]} and {value.shape[0]}."
+        )
     if q_embed_dim != k_embed_dim:
-        raise ValueError(f"multi_head_attention: query and key embedding dimensions must be equal, got {q_embed_dim} and {k_embed_dim}.")
+        raise ValueError(
+            f"multi_head_attention: query and key embedding dimensions must be equal, got {q_embed_dim} and {k_embed_dim}."
+        )
     if q_embed_dim % num_heads or v_embed_dim % num_heads:
         raise ValueError(
             f"multi_head_attention: embedding dimensions ({q_embed_dim}, {v_embed_dim}) must be divisible by num_heads={num_heads}."

@@ -99,8 +99,8 @@ def _force_list(axes: Any) -> list[int]:
     if axes is None:
         return []
     if hasattr(axes, "__iter__"):
-        return [int(a) for a in axes]
-    return [int(axes)]
+        return list(axes)
+    return [axes]
 
 
 def _check_axis(ndim: int, axis: int) -> None:

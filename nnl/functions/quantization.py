@@ -22,7 +22,8 @@ from nnl.functions.registry import api
 def _round_half_away(xp: Any, v: Any) -> Any:
     """``std::round``: halves go away from zero (exact, unlike ``floor(v + 0.5)`` near 0.5 in float32)."""
     t = xp.trunc(v)
-    return t + xp.where(xp.abs(v - t) >= 0.5, xp.sign(v), 0).astype(v.dtype, copy=False)
+    with np.errstate(invalid="ignore"):  # -inf (log2 of 0) stays -inf
+        return t + xp.where(xp.abs(v - t) >= 0.5, xp.sign(v), 0).astype(v.dtype, copy=False)
 
 
 def _float_dtype(array: Any) -> np.dtype:

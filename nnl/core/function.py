@@ -35,6 +35,7 @@ Double = Annotated[float, "double"]
 Bool = Annotated[bool, "bool"]
 String = Annotated[str, "string"]
 Shape = Annotated[tuple, "Shape"]
+ShapeArg = Shape
 Ints = Annotated[tuple, "repeated int64"]
 Floats = Annotated[tuple, "repeated float"]
 CommunicatorArg = Annotated[object, "Communicator"]
@@ -46,6 +47,7 @@ _ARGUMENT_TYPES = {
     "Bool": "bool",
     "String": "string",
     "Shape": "Shape",
+    "ShapeArg": "Shape",  # for modules that define a function named Shape
     "Ints": "repeated int64",
     "Floats": "repeated float",
     "CommunicatorArg": "Communicator",

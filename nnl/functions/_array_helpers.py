@@ -41,11 +41,35 @@ def finish_data_dependent(function: Any, arrays: list[Any]) -> list[Any]:
 
 # -- index maps ----------------------------------------------------------------------------------------------
 def take_adjoint(dy: Any, index: np.ndarray, axis: int, size: int) -> np.ndarray:
-    """The adjoint of ``np.take(x, index, axis)`` for ``x.shape[axis] == size``: scatter-add ``dy`` back."""
-    moved = np.moveaxis(dy, axis, 0)
-    out = np.zeros((size,) + moved.shape[1:], dtype=dy.dtype)
-    np.add.at(out, index, moved)
-    return np.moveaxis(out, 0, axis)
+    """The adjoint of ``np.take(x, index, axis)`` (1-D ``index``) for ``x.shape[axis] == size``: scatter-add ``dy``
+    back, as sorted segments summed with ``np.add.reduceat`` (much faster than ``np.add.at``)."""
+    index = np.asarray(index, dtype=np.int64).ravel()
+    if 0 < index.size * size <= 1 << 18 and dy.dtype.kind == "f":  # small: a one-hot matrix and BLAS
+        onehot = np.zeros((size, index.size), dy.dtype)
+        np.add.at(onehot, (index, np.arange(index.size)), 1)
+        return resample(dy, {axis: onehot})
+    if index.size == 0:
+        shape = list(dy.shape)
+        shape[axis] = size
+        return np.zeros(shape, dy.dtype)
+    order = np.argsort(index, kind="stable")
+    ordered = index[order]
+    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+    monotone = bool(np.all(order == np.arange(order.size)))
+    sums = np.add.reduceat(dy if monotone else np.take(dy, order, axis=axis), starts, axis=axis)
+    targets = ordered[starts]
+    if targets.size == size:  # every position received something: sums are already in order
+        return sums
+    shape = list(dy.shape)
+    shape[axis] = size
+    out = np.zeros(shape, dy.dtype)
+    out[(slice(None),) * axis + (targets,)] = sums
+    return out
+
+
+def scatter_add_rows(values: Any, flat_index: np.ndarray, rows: int) -> np.ndarray:
+    """``out[flat_index[k]] += values[k]`` for an (n, ...) array of values and (rows, ...) output."""
+    return take_adjoint(values, flat_index, 0, rows)
 
 
 def reflect_index(dst_len: int, before: int, src_len: int) -> np.ndarray:

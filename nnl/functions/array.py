@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from nnl.core.function import Bool, Float, Function, Int64, Ints, Shape, String
+from nnl.core.function import Bool, Float, Function, Int64, Ints, ShapeArg, String
 from nnl.functions._array_helpers import (
     fail,
     finish_data_dependent,
@@ -21,6 +21,7 @@ from nnl.functions._array_helpers import (
     pad_forward,
     pad_widths,
     prod,
+    scatter_add_rows,
     take_adjoint,
 )
 from nnl.functions.registry import api
@@ -50,7 +51,7 @@ def _as_index(array: Any) -> np.ndarray:
 class Reshape(Function):
     """View ``x`` with a new ``shape`` (one entry may be -1); shares memory with the input."""
 
-    shape: Shape = None
+    shape: ShapeArg = None
     inplace: Bool = True
     grad_depends_input = False
 
@@ -90,7 +91,7 @@ def reshape(x: Any, shape: Any, inplace: bool = True, n_outputs: int = -1, outpu
 class Broadcast(Function):
     """Broadcast ``x`` to ``shape`` (dimensions of size 1 are repeated; ranks must match)."""
 
-    shape: Shape = None
+    shape: ShapeArg = None
     grad_depends_input = False
 
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
@@ -141,7 +142,12 @@ class Concatenate(Function):
         for i, v in enumerate(inputs):
             s = tuple(v.shape)
             if len(s) != len(shape0) or s[:axis] + s[axis + 1 :] != shape0[:axis] + shape0[axis + 1 :]:
-                raise fail(self, "x", f"inputs whose shapes equal x[0].shape={shape0} except on axis {axis}", f"x[{i}].shape={s}")
+                raise fail(
+                    self,
+                    "x",
+                    f"inputs whose shapes equal x[0].shape={shape0} except on axis {axis}",
+                    f"x[{i}].shape={s}",
+                )
             total += s[axis]
         self._axis = axis
         return [shape0[:axis] + (total,) + shape0[axis + 1 :]]
@@ -239,7 +245,9 @@ class Stack(Function):
         axis = _axis(self, self.axis, len(shape0), extra=1)
         for i, v in enumerate(inputs):
             if tuple(v.shape) != shape0:
-                raise fail(self, "x", f"inputs of equal shapes like x[0].shape={shape0}", f"x[{i}].shape={tuple(v.shape)}")
+                raise fail(
+                    self, "x", f"inputs of equal shapes like x[0].shape={shape0}", f"x[{i}].shape={tuple(v.shape)}"
+                )
         self._axis = axis
         return [shape0[:axis] + (len(inputs),) + shape0[axis:]]
 
@@ -362,7 +370,9 @@ def slice_adjoint_graph(g: Any, x_shape: tuple[int, ...], axes: list[tuple[int, 
 
 
 @api(Slice)
-def slice(x: Any, start: Any = None, stop: Any = None, step: Any = None, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: A001
+def slice(
+    x: Any, start: Any = None, stop: Any = None, step: Any = None, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: A001
     shape = tuple(x.shape)
     start = list(start) if start is not None else [0] * len(shape)
     stop = list(stop) if stop is not None else list(shape)
@@ -421,7 +431,9 @@ class Pad(Function):
 
 
 @api(Pad)
-def pad(x: Any, pad_width: Any, mode: str = "constant", constant_value: float = 0, n_outputs: int = -1, outputs: Any = None) -> Any:
+def pad(
+    x: Any, pad_width: Any, mode: str = "constant", constant_value: float = 0, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     return Pad(tuple(pad_width), mode, constant_value)(x, n_outputs=n_outputs, outputs=outputs)
 
 
@@ -479,7 +491,12 @@ class BroadcastTo(Function):
         if self.axis >= 0 and axis >= max(len(xs), 1):
             raise fail(self, "axis", f"an axis of x (x.shape={xs})", self.axis)
         if xs[axis : axis + len(ys)] != ys:
-            raise fail(self, "y", f"a shape equal to x.shape[{axis}:{axis + len(ys)}]={xs[axis:axis + len(ys)]}", f"y.shape={ys}")
+            raise fail(
+                self,
+                "y",
+                f"a shape equal to x.shape[{axis}:{axis + len(ys)}]={xs[axis : axis + len(ys)]}",
+                f"y.shape={ys}",
+            )
         self._view = (1,) * axis + ys + (1,) * (len(xs) - axis - len(ys))
         self._sum_axes = tuple(i for i in range(len(xs)) if not axis <= i < axis + len(ys))
         return [xs]
@@ -546,7 +563,7 @@ class OneHot(Function):
 
     input_names = ("x",)
     output_names = ("output",)
-    shape: Shape = None
+    shape: ShapeArg = None
     grad_depends_input = False
 
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
@@ -1042,8 +1059,7 @@ class Gather(Function):
             return [None, None]
         x0, x1, x2, _, i1 = self._fold
         rows, index = self._rows_and_index(x[1])
-        g = xp.zeros((x0 * x1, x2), dy[0].dtype)
-        np.add.at(g, (rows[:, None] * x1 + index).ravel(), dy[0].reshape(x0 * i1, x2))
+        g = scatter_add_rows(dy[0].reshape(x0 * i1, x2), (rows[:, None] * x1 + index).ravel(), x0 * x1)
         return [g.reshape(x[0].shape), None]
 
     def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
@@ -1060,7 +1076,9 @@ class Gather(Function):
 
 
 @api(Gather)
-def gather(x: Any, Indices: Any, axis: Any = None, batch_dims: Any = None, n_outputs: int = -1, outputs: Any = None) -> Any:  # noqa: N803
+def gather(
+    x: Any, Indices: Any, axis: Any = None, batch_dims: Any = None, n_outputs: int = -1, outputs: Any = None
+) -> Any:  # noqa: N803
     return Gather(0 if axis is None else axis, 0 if batch_dims is None else batch_dims)(
         x, Indices, n_outputs=n_outputs, outputs=outputs
     )
@@ -1082,8 +1100,19 @@ def _nd_key(function: Function, indices: Any, shape: tuple[int, ...]) -> tuple[n
     bad = (index >= sizes) | (index < -sizes)
     if bad.any():
         axis = int(np.nonzero(bad)[0][0])
-        raise fail(function, "indices", f"indices in [-{shape[axis]}, {shape[axis]}) for axis {axis}", int(index[bad][0]))
+        raise fail(
+            function, "indices", f"indices in [-{shape[axis]}, {shape[axis]}) for axis {axis}", int(index[bad][0])
+        )
     return tuple(np.where(index < 0, index + sizes, index))
+
+
+def _nd_scatter_add(values: Any, key: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """``out[key] += values`` (duplicates add) for ``key`` indexing the first ``len(key)`` axes of ``shape``."""
+    m = len(key)
+    flat = np.ravel_multi_index(key, shape[:m]).ravel() if m else np.zeros(1, np.int64)
+    inner = tuple(shape[m:])
+    out = scatter_add_rows(np.asarray(values).reshape((flat.size,) + inner), flat, prod(shape[:m]))
+    return out.reshape(shape)
 
 
 class GatherNd(Function):
@@ -1106,9 +1135,7 @@ class GatherNd(Function):
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         if not need[0]:
             return [None, None]
-        g = xp.zeros(x[0].shape, dy[0].dtype)
-        np.add.at(g, _nd_key(self, x[1], x[0].shape), dy[0])
-        return [g, None]
+        return [_nd_scatter_add(dy[0], _nd_key(self, x[1], x[0].shape), x[0].shape), None]
 
     def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         from nnl import functions as F
@@ -1192,7 +1219,7 @@ class ScatterNd(Function):
         y = x[2] if len(x) > 2 else xp.zeros(self.shape, x[0].dtype)
         key = _nd_key(self, x[1], self.shape)
         if self.add:
-            np.add.at(y, key, x[0])
+            y += _nd_scatter_add(x[0], key, self.shape)
         else:
             y[key] = x[0]
         return [y]
@@ -1248,11 +1275,18 @@ class ScatterAdd(Function):
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         s0, si, s1 = (tuple(v.shape) for v in inputs)
         if not len(s0) == len(si) == len(s1):
-            raise fail(self, "inputs", "x0, indices and x1 of equal ranks", f"x0.shape={s0}, indices.shape={si}, x1.shape={s1}")
+            raise fail(
+                self, "inputs", "x0, indices and x1 of equal ranks", f"x0.shape={s0}, indices.shape={si}, x1.shape={s1}"
+            )
         axis = _axis(self, self.axis, len(s0))
         for i, n in enumerate(si):
             if (i != axis and n > s0[i]) or n > s1[i]:
-                raise fail(self, "indices", f"indices.shape <= x1.shape={s1} (and <= x0.shape={s0} off axis {axis})", f"indices.shape={si}")
+                raise fail(
+                    self,
+                    "indices",
+                    f"indices.shape <= x1.shape={s1} (and <= x0.shape={s0} off axis {axis})",
+                    f"indices.shape={si}",
+                )
         self._axis = axis
         return [s0]
 
@@ -1260,7 +1294,12 @@ class ScatterAdd(Function):
         index = _as_index(indices)
         n = x0_shape[self._axis]
         if index.size and (index.min() < 0 or index.max() >= n):
-            raise fail(self, "indices", f"indices in [0, {n}) (x0.shape[{self._axis}])", int(index[(index < 0) | (index >= n)][0]))
+            raise fail(
+                self,
+                "indices",
+                f"indices in [0, {n}) (x0.shape[{self._axis}])",
+                int(index[(index < 0) | (index >= n)][0]),
+            )
         grid = list(np.ogrid[tuple(builtins.slice(0, s) for s in index.shape)])
         grid[self._axis] = index
         return tuple(grid)
@@ -1268,7 +1307,9 @@ class ScatterAdd(Function):
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
         y = x[0].copy()
         region = tuple(builtins.slice(0, s) for s in x[1].shape)
-        np.add.at(y, self._key(x[1], x[0].shape), x[2][region])
+        key = np.broadcast_arrays(*self._key(x[1], x[0].shape))
+        flat = np.ravel_multi_index(tuple(key), x[0].shape).ravel()
+        y += scatter_add_rows(x[2][region].ravel(), flat, y.size).reshape(y.shape)
         return [y]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
@@ -1317,7 +1358,12 @@ class BoolScatter(Function):
             raise fail(self, "input", "an input of shape (nnz, ...)", f"input.shape={ss}")
         shape = ms + ss[1:]
         if len(inputs) > 2 and tuple(inputs[2].shape) != shape:
-            raise fail(self, "output", f"output.shape == mask.shape + input.shape[1:] = {shape}", f"output.shape={tuple(inputs[2].shape)}")
+            raise fail(
+                self,
+                "output",
+                f"output.shape == mask.shape + input.shape[1:] = {shape}",
+                f"output.shape={tuple(inputs[2].shape)}",
+            )
         return [shape]
 
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
@@ -1408,7 +1454,9 @@ class PackPaddedSequence(Function):
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         ps, ls = tuple(inputs[0].shape), tuple(inputs[1].shape)
         if len(ps) < 2:
-            raise fail(self, "padded_sequence", "an input of at least 2 dimensions (T, B, ...)", f"padded_sequence.shape={ps}")
+            raise fail(
+                self, "padded_sequence", "an input of at least 2 dimensions (T, B, ...)", f"padded_sequence.shape={ps}"
+            )
         if len(ls) != 1:
             raise fail(self, "lengths", "a 1-D array of lengths", f"lengths.shape={ls}")
         n = int(_as_index(inputs[1].d).sum())
@@ -1434,7 +1482,9 @@ class PackPaddedSequence(Function):
 
 
 @api(PackPaddedSequence)
-def pack_padded_sequence(padded_sequence: Any, lengths: Any, batch_first: bool = False, n_outputs: int = -1, outputs: Any = None) -> Any:
+def pack_padded_sequence(
+    padded_sequence: Any, lengths: Any, batch_first: bool = False, n_outputs: int = -1, outputs: Any = None
+) -> Any:
     return PackPaddedSequence(batch_first)(padded_sequence, lengths, n_outputs=n_outputs, outputs=outputs)
 
 
@@ -1452,7 +1502,9 @@ class PadPackedSequence(Function):
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         ps, bs = tuple(inputs[0].shape), tuple(inputs[1].shape)
         if len(ps) < 1:
-            raise fail(self, "packed_sequence", "an input of at least 1 dimension (N, ...)", f"packed_sequence.shape={ps}")
+            raise fail(
+                self, "packed_sequence", "an input of at least 1 dimension (N, ...)", f"packed_sequence.shape={ps}"
+            )
         if len(bs) != 1:
             raise fail(self, "batch_sizes", "a 1-D array of batch sizes", f"batch_sizes.shape={bs}")
         sizes = _as_index(inputs[1].d)
@@ -1494,7 +1546,9 @@ def pad_packed_sequence(
     n_outputs: int = -1,
     outputs: Any = None,
 ) -> Any:
-    function = PadPackedSequence(batch_first, 0.0 if padding_value is None else padding_value, -1 if total_length is None else total_length)
+    function = PadPackedSequence(
+        batch_first, 0.0 if padding_value is None else padding_value, -1 if total_length is None else total_length
+    )
     return function(packed_sequence, batch_sizes, n_outputs=n_outputs, outputs=outputs)
 
 

@@ -22,6 +22,7 @@ from nnl.functions._array_helpers import (
     resample,
     resample_adjoint,
     scatter_matrix,
+    take_adjoint,
 )
 from nnl.functions.registry import api
 
@@ -46,7 +47,9 @@ def _linear_matrix(isize: int, osize: int, align_corners: bool, half_pixel: bool
     return scatter_matrix(osize, isize, np.stack([x1, x2], 1), np.stack([_F32(1) - lx1, lx1], 1))
 
 
-def _nearest_matrix(isize: int, osize: int, align_corners: bool, half_pixel: bool, half_pixel_for_nn: bool) -> np.ndarray:
+def _nearest_matrix(
+    isize: int, osize: int, align_corners: bool, half_pixel: bool, half_pixel_for_nn: bool
+) -> np.ndarray:
     o = np.arange(osize, dtype=_F32)
     if half_pixel_for_nn:
         fx = (_F32(isize) / _F32(osize)) * (o + _F32(0.5))
@@ -85,7 +88,9 @@ class Interpolate(Function):
             raise fail(self, "half_pixel", "False when align_corners is True (both together are not supported)", True)
         offset = len(shape) - len(size) - (1 if self.channel_last else 0)
         if offset < 0:
-            raise fail(self, "output_size", f"at most {len(shape) - int(self.channel_last)} sizes for x.shape={shape}", size)
+            raise fail(
+                self, "output_size", f"at most {len(shape) - int(self.channel_last)} sizes for x.shape={shape}", size
+            )
         if any(s < 1 for s in size):
             raise fail(self, "output_size", "positive sizes", size)
         self.output_size = size
@@ -112,6 +117,11 @@ class Interpolate(Function):
         return [resample(x[0], self._matrices)]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        if self.mode == "nearest":
+            g = dy[0]
+            for axis, index in reversed(list(self._take.items())):
+                g = take_adjoint(g, index, axis, x[0].shape[axis])
+            return [g]
         return [resample_adjoint(dy[0], self._matrices)]
 
 
@@ -138,7 +148,14 @@ def interpolate(
 # ======================================================================================================
 # ONNXResize
 # ======================================================================================================
-_COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize")
+_COORDINATE_MODES = (
+    "half_pixel",
+    "pytorch_half_pixel",
+    "align_corners",
+    "asymmetric",
+    "tf_half_pixel_for_nn",
+    "tf_crop_and_resize",
+)
 _NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
@@ -161,7 +178,12 @@ class ONNXResize(Function):
         shape = tuple(inputs[0].shape)
         ndim = len(shape)
         if self.coordinate_transformation_mode not in _COORDINATE_MODES:
-            raise fail(self, "coordinate_transformation_mode", f"one of {_COORDINATE_MODES}", repr(self.coordinate_transformation_mode))
+            raise fail(
+                self,
+                "coordinate_transformation_mode",
+                f"one of {_COORDINATE_MODES}",
+                repr(self.coordinate_transformation_mode),
+            )
         if self.nearest_mode not in _NEAREST_MODES:
             raise fail(self, "nearest_mode", f"one of {_NEAREST_MODES}", repr(self.nearest_mode))
         if self.mode not in ("nearest", "linear", "cubic"):
@@ -183,7 +205,12 @@ class ONNXResize(Function):
         while outer < ndim and actual[outer] == 1:
             outer += 1
         if not 1 <= ndim - outer <= 3:
-            raise fail(self, "scales", "1 to 3 resized trailing axes (1-D, 2-D or 3-D resizing)", tuple(float(a) for a in actual))
+            raise fail(
+                self,
+                "scales",
+                "1 to 3 resized trailing axes (1-D, 2-D or 3-D resizing)",
+                tuple(float(a) for a in actual),
+            )
         crop = self.coordinate_transformation_mode == "tf_crop_and_resize"
         roi = tuple(float(r) for r in self.roi)
         if crop:
@@ -195,13 +222,17 @@ class ONNXResize(Function):
         for axis in range(outer, ndim):
             if actual[axis] == 1:
                 continue
-            w, valid = self._axis_matrix(shape[axis], out[axis], actual[axis], roi[axis] if crop else 0.0, roi[ndim + axis] if crop else 1.0)
+            w, valid = self._axis_matrix(
+                shape[axis], out[axis], actual[axis], roi[axis] if crop else 0.0, roi[ndim + axis] if crop else 1.0
+            )
             self._matrices[axis] = w
             if crop:
                 self._valid[axis] = valid
         return [tuple(out)]
 
-    def _axis_matrix(self, isize: int, osize: int, scale: Any, roi_start: float, roi_end: float) -> tuple[np.ndarray, np.ndarray]:
+    def _axis_matrix(
+        self, isize: int, osize: int, scale: Any, roi_start: float, roi_end: float
+    ) -> tuple[np.ndarray, np.ndarray]:
         o = np.arange(osize, dtype=_F32)
         length_in, length_out = _F32(isize), _F32(osize)
         half = _F32(0.5)
@@ -321,7 +352,12 @@ class _FourierBase(Function):
         if self.signal_ndim not in (1, 2, 3):
             raise fail(self, "signal_ndim", "1, 2 or 3", self.signal_ndim)
         if len(shape) < self.signal_ndim + 1 or shape[-1] != 2:
-            raise fail(self, "x", f"complex input (..., {'N, ' * self.signal_ndim}2) with real and imaginary parts last", f"x.shape={shape}")
+            raise fail(
+                self,
+                "x",
+                f"complex input (..., {'N, ' * self.signal_ndim}2) with real and imaginary parts last",
+                f"x.shape={shape}",
+            )
         self._axes = tuple(range(-self.signal_ndim, 0))
         self._n = int(np.prod(shape[-self.signal_ndim - 1 : -1]))
         return [shape]
@@ -430,7 +466,9 @@ class _STFTBase(Function):
         key = (np.dtype(dtype).str, inverse)
         cache = self.__dict__.setdefault("_weight_cache", {})
         if key not in cache:
-            cache[key] = _dft_weights(self.fft_size, _window(self.window_type, self.window_size, self.fft_size, dtype), inverse)
+            cache[key] = _dft_weights(
+                self.fft_size, _window(self.window_type, self.window_size, self.fft_size, dtype), inverse
+            )
         return cache[key]
 
     def _inv_window(self, length: int, dtype: Any) -> np.ndarray:
@@ -485,7 +523,9 @@ class STFT(_STFTBase):
             raise fail(self, "pad_mode", "'constant' when as_istft_backward is True", repr(self.pad_mode))
         length = shape[1] + (2 * (self.fft_size // 2) if self.center else 0)
         if length < self.fft_size:
-            raise fail(self, "x", f"at least fft_size={self.fft_size} samples (after centre padding)", f"x.shape={shape}")
+            raise fail(
+                self, "x", f"at least fft_size={self.fft_size} samples (after centre padding)", f"x.shape={shape}"
+            )
         self._length = length
         n_frames = (length - self.fft_size) // self.stride + 1
         out = (shape[0], self.fft_size // 2 + 1, n_frames)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from nnl.testing.function_tester import Case
@@ -58,7 +56,9 @@ def _mirror(i, n):
 
 
 def _pad_ref(x, pad_width, mode="constant", constant_value=0):
-    pairs = [(0, 0)] * (x.ndim - len(pad_width) // 2) + [(pad_width[i], pad_width[i + 1]) for i in range(0, len(pad_width), 2)]
+    pairs = [(0, 0)] * (x.ndim - len(pad_width) // 2) + [
+        (pad_width[i], pad_width[i + 1]) for i in range(0, len(pad_width), 2)
+    ]
     out = np.empty([n + b + a for n, (b, a) in zip(x.shape, pairs)])
     for idx in np.ndindex(*out.shape):
         src = [i - b for i, (b, _) in zip(idx, pairs)]
@@ -333,61 +333,143 @@ def _bool_scatter_inputs(with_output):
 CASES = [
     # Reshape / Broadcast (beyond core_examples)
     Case("Reshape", [(2, 3, 4)], lambda x, shape: x.reshape(shape), args={"shape": (3, 8)}, name="plain"),
-    Case("Broadcast", [(1, 3, 1)], lambda x, shape: x + np.zeros(shape), args={"shape": (2, 3, 4)}, name="two_axes",
-         errors=[([(2, 3)], {"shape": (3, 3)}, "shape")]),
+    Case(
+        "Broadcast",
+        [(1, 3, 1)],
+        lambda x, shape: x + np.zeros(shape),
+        args={"shape": (2, 3, 4)},
+        name="two_axes",
+        errors=[([(2, 3)], {"shape": (3, 3)}, "shape")],
+    ),
     # Concatenate / Split / Stack
-    Case("Concatenate", [(2, 3), (2, 2), (2, 1)], _concat_ref, args={"axis": 1},
-         errors=[([(2, 3), (3, 3)], {"axis": 1}, "x[1].shape"), ([(2, 3), (2, 3)], {"axis": 2}, "axis")]),
+    Case(
+        "Concatenate",
+        [(2, 3), (2, 2), (2, 1)],
+        _concat_ref,
+        args={"axis": 1},
+        errors=[([(2, 3), (3, 3)], {"axis": 1}, "x[1].shape"), ([(2, 3), (2, 3)], {"axis": 2}, "axis")],
+    ),
     Case("Concatenate", [(2, 3, 2), (1, 3, 2)], _concat_ref, args={"axis": -3}, name="negative_axis"),
     Case("Concatenate", [(3, 2), (3, 4)], _concat_ref, name="default_axis"),
     Case("Split", [(2, 3, 4)], _split_ref, args={"axis": 1}),
     Case("Split", [(3, 2)], _split_ref, args={"axis": -1}, name="negative_axis"),
-    Case("Stack", [(2, 3), (2, 3), (2, 3)], _stack_ref, args={"axis": 1},
-         errors=[([(2, 3), (3, 2)], {"axis": 0}, "x[1].shape")]),
+    Case(
+        "Stack",
+        [(2, 3), (2, 3), (2, 3)],
+        _stack_ref,
+        args={"axis": 1},
+        errors=[([(2, 3), (3, 2)], {"axis": 0}, "x[1].shape")],
+    ),
     Case("Stack", [(3, 2), (3, 2)], _stack_ref, args={"axis": -1}, name="last_axis"),
     # Slice
-    Case("Slice", [(4, 5, 6)], _slice_ref, args={"start": (1, 0, 1), "stop": (3, 5, 6), "step": (1, 2, 3)},
-         errors=[([(3, 4)], {"start": (0, 0), "stop": (3, 4), "step": (1, 0)}, "step")]),
-    Case("Slice", [(4, 5, 6)], _slice_ref, args={"start": (3, -1, 5), "stop": (None, None, 0), "step": (-1, -2, -2)}, name="negative_steps"),
+    Case(
+        "Slice",
+        [(4, 5, 6)],
+        _slice_ref,
+        args={"start": (1, 0, 1), "stop": (3, 5, 6), "step": (1, 2, 3)},
+        errors=[([(3, 4)], {"start": (0, 0), "stop": (3, 4), "step": (1, 0)}, "step")],
+    ),
+    Case(
+        "Slice",
+        [(4, 5, 6)],
+        _slice_ref,
+        args={"start": (3, -1, 5), "stop": (None, None, 0), "step": (-1, -2, -2)},
+        name="negative_steps",
+    ),
     Case("Slice", [(3, 7)], _slice_ref, args={"start": (-6,), "stop": (-1,), "step": (2,)}, name="last_axis_only"),
     Case("Slice", [(3, 7)], _slice_ref, args={"start": (5,), "stop": (1,), "step": (1,)}, name="empty"),
     # Pad
-    Case("Pad", [(2, 3, 4)], _pad_ref, args={"pad_width": (1, 2, 0, 1), "mode": "constant", "constant_value": 0.5},
-         errors=[([(2, 3)], {"pad_width": (1, 2, 3)}, "even"), ([(2, 3)], {"pad_width": (1, 1), "mode": "wrap"}, "mode")]),
+    Case(
+        "Pad",
+        [(2, 3, 4)],
+        _pad_ref,
+        args={"pad_width": (1, 2, 0, 1), "mode": "constant", "constant_value": 0.5},
+        errors=[
+            ([(2, 3)], {"pad_width": (1, 2, 3)}, "even"),
+            ([(2, 3)], {"pad_width": (1, 1), "mode": "wrap"}, "mode"),
+        ],
+    ),
     Case("Pad", [(2, 3)], _pad_ref, args={"pad_width": (2, 7), "mode": "reflect"}, name="reflect_bounce"),
     Case("Pad", [(3, 4)], _pad_ref, args={"pad_width": (1, 2, 3, 1), "mode": "reflect"}, name="reflect_2d"),
     Case("Pad", [(2, 3, 2)], _pad_ref, args={"pad_width": (2, 1, 1, 3), "mode": "repeat"}, name="repeat"),
     # Transpose
-    Case("Transpose", [(2, 3, 4)], _transpose_ref, args={"axes": (2, 0, 1)},
-         errors=[([(2, 3)], {"axes": (0, 0)}, "permutation"), ([(2, 3)], {"axes": (1, 0, 2)}, "axes")]),
+    Case(
+        "Transpose",
+        [(2, 3, 4)],
+        _transpose_ref,
+        args={"axes": (2, 0, 1)},
+        errors=[([(2, 3)], {"axes": (0, 0)}, "permutation"), ([(2, 3)], {"axes": (1, 0, 2)}, "axes")],
+    ),
     Case("Transpose", [(2, 3, 2, 2)], _transpose_ref, args={"axes": (0, 2, 3, 1)}, name="4d"),
     # BroadcastTo
-    Case("BroadcastTo", [(2, 3, 4), (3, 4)], lambda x, y, axis=None: np.broadcast_to(y, x.shape), grad_inputs=[1],
-         errors=[([(2, 3, 4), (3, 3)], {}, "y.shape")]),
-    Case("BroadcastTo", [(2, 3, 4), (2, 3)], lambda x, y, axis: np.broadcast_to(y[:, :, None], x.shape), args={"axis": 0},
-         grad_inputs=[1], name="axis0"),
+    Case(
+        "BroadcastTo",
+        [(2, 3, 4), (3, 4)],
+        lambda x, y, axis=None: np.broadcast_to(y, x.shape),
+        grad_inputs=[1],
+        errors=[([(2, 3, 4), (3, 3)], {}, "y.shape")],
+    ),
+    Case(
+        "BroadcastTo",
+        [(2, 3, 4), (2, 3)],
+        lambda x, y, axis: np.broadcast_to(y[:, :, None], x.shape),
+        args={"axis": 0},
+        grad_inputs=[1],
+        name="axis0",
+    ),
     # Tile
     Case("Tile", [(2, 3)], _tile_ref, args={"reps": 2}),
-    Case("Tile", [(3,)], _tile_ref, args={"reps": [2, 1, 3]}, name="promote_x",
-         errors=[([(2,)], {"reps": [0]}, "reps")]),
+    Case(
+        "Tile", [(3,)], _tile_ref, args={"reps": [2, 1, 3]}, name="promote_x", errors=[([(2,)], {"reps": [0]}, "reps")]
+    ),
     # OneHot
-    Case("OneHot", lambda rng: _ints(rng.randint(-12, 12, size=(6, 1))), _one_hot_ref, args={"shape": (10,)}, backward=False,
-         errors=[(_ints([[1, 2]]), {"shape": (3,)}, "shape")]),
-    Case("OneHot", lambda rng: _ints(np.stack([rng.randint(-5, 5, 5), rng.randint(-4, 4, 5)], 1)), _one_hot_ref,
-         args={"shape": (4, 3)}, backward=False, name="2d"),
+    Case(
+        "OneHot",
+        lambda rng: _ints(rng.randint(-12, 12, size=(6, 1))),
+        _one_hot_ref,
+        args={"shape": (10,)},
+        backward=False,
+        errors=[(_ints([[1, 2]]), {"shape": (3,)}, "shape")],
+    ),
+    Case(
+        "OneHot",
+        lambda rng: _ints(np.stack([rng.randint(-5, 5, 5), rng.randint(-4, 4, 5)], 1)),
+        _one_hot_ref,
+        args={"shape": (4, 3)},
+        backward=False,
+        name="2d",
+    ),
     # Flip / Shift
     Case("Flip", [(2, 3, 4)], _flip_ref, args={"axes": (0, 2)}),
     Case("Flip", [(3, 4)], _flip_ref, name="default_axis"),
-    Case("Shift", [(3, 5)], _shift_ref, args={"shifts": (1, -2)}, errors=[([(3,)], {"shifts": (1,), "border_mode": "x"}, "border_mode")]),
+    Case(
+        "Shift",
+        [(3, 5)],
+        _shift_ref,
+        args={"shifts": (1, -2)},
+        errors=[([(3,)], {"shifts": (1,), "border_mode": "x"}, "border_mode")],
+    ),
     Case("Shift", [(2, 3, 4)], _shift_ref, args={"shifts": (-1, 5), "border_mode": "reflect"}, name="reflect"),
     # Sort
     Case("Sort", _distinct((3, 4)), _sort_ref),
-    Case("Sort", _distinct((3, 4, 2)), _sort_ref, args={"axis": 1, "reverse": True, "with_index": True}, name="with_index"),
+    Case(
+        "Sort",
+        _distinct((3, 4, 2)),
+        _sort_ref,
+        args={"axis": 1, "reverse": True, "with_index": True},
+        name="with_index",
+    ),
     Case("Sort", _distinct((2, 5)), _sort_ref, args={"axis": 0, "only_index": True}, backward=False, name="only_index"),
     # Shape
     Case("Shape", [(2, 3, 4)], lambda x: np.array(x.shape), backward=False),
-    Case("Shape", [(2, 3, 4, 5)], lambda x, start, end: np.array(x.shape[start:end]), args={"start": 1, "end": -1},
-         backward=False, name="range"),
+    Case(
+        "Shape",
+        [(2, 3, 4, 5)],
+        lambda x, start, end: np.array(x.shape[start:end]),
+        args={"start": 1, "end": -1},
+        backward=False,
+        name="range",
+    ),
     # MatrixDiag / MatrixDiagPart / Trilu
     Case("MatrixDiag", [(2, 3)], _matrix_diag_ref),
     Case("MatrixDiagPart", [(2, 3, 3)], _matrix_diag_part_ref, errors=[([(2, 3, 4)], {}, "square")]),
@@ -396,55 +478,146 @@ CASES = [
     Case("Trilu", [(3, 5)], _trilu_ref, args={"k": 2, "upper": True}, name="upper_k2"),
     # Meshgrid
     Case("Meshgrid", [(3,), (2,), (4,)], _meshgrid_ref, call=lambda F, *x: F.meshgrid(*x)),
-    Case("Meshgrid", [(3,), (2,)], lambda a, b: _meshgrid_ref(a, b, ij_indexing=True),
-         call=lambda F, *x: F.meshgrid(*x, ij_indexing=True), name="ij"),
+    Case(
+        "Meshgrid",
+        [(3,), (2,)],
+        lambda a, b: _meshgrid_ref(a, b, ij_indexing=True),
+        call=lambda F, *x: F.meshgrid(*x, ij_indexing=True),
+        name="ij",
+    ),
     # Batched linear algebra
-    Case("BatchDet", _spd, lambda x: np.array([_det3(m) for m in x.astype(np.float64)]), rtol_f=1e-4,
-         errors=[([(2, 3, 4)], {}, "square")]),
+    Case(
+        "BatchDet",
+        _spd,
+        lambda x: np.array([_det3(m) for m in x.astype(np.float64)]),
+        rtol_f=1e-4,
+        errors=[([(2, 3, 4)], {}, "square")],
+    ),
     Case("BatchInv", _spd, lambda x: np.array([np.linalg.solve(m, np.eye(3)) for m in x.astype(np.float64)])),
-    Case("BatchLogdet", lambda rng: [rng.randn(2, 3, 3).astype(np.float32) + 2 * np.eye(3, dtype=np.float32)],
-         lambda x: np.array([np.log(abs(_det3(m))) for m in x.astype(np.float64)])),
+    Case(
+        "BatchLogdet",
+        lambda rng: [rng.randn(2, 3, 3).astype(np.float32) + 2 * np.eye(3, dtype=np.float32)],
+        lambda x: np.array([np.log(abs(_det3(m))) for m in x.astype(np.float64)]),
+    ),
     Case("BatchCholesky", _spd, _cholesky_ref),
     Case("BatchCholesky", _spd, _cholesky_ref, args={"upper": True}, name="upper"),
     # Assign (gradient goes to dst by definition; its data side effect is checked in tests/test_indexing.py)
     Case("Assign", [(2, 3), (2, 3)], lambda dst, src: src, backward=False, errors=[([(2, 3), (3, 2)], {}, "src")]),
     # Gather / GatherNd / BoolGather
-    Case("Gather", lambda rng: [rng.randn(3, 4).astype(np.float32), np.array([3, 0, 3, 1, 2], np.int64)], _gather_ref,
-         args={"axis": 1}, errors=[([(2, 3), np.zeros((3, 1), np.int64)], {"axis": 1, "batch_dims": 1}, "Indices")]),
-    Case("Gather", lambda rng: [rng.randn(2, 3, 4).astype(np.float32), rng.randint(0, 3, size=(2, 2, 2))], _gather_ref,
-         args={"axis": 1, "batch_dims": 1}, name="batch_dims"),
-    Case("Gather", lambda rng: [rng.randn(4, 2).astype(np.float32), np.array([[0, 3], [2, 2]], np.int64)], _gather_ref,
-         name="axis0_2d_indices"),
-    Case("GatherNd", lambda rng: [rng.randn(3, 4).astype(np.float32), np.array([[0, 2, -1, 2], [1, 3, 0, 3]])], _gather_nd_ref,
-         errors=[([(3, 4), np.zeros((3,), np.int64)], {}, "2 dimensions")]),
-    Case("GatherNd", lambda rng: [rng.randn(3, 2, 2).astype(np.float32), np.array([[[2, 0], [0, 0]]])], _gather_nd_ref, name="slices"),
-    Case("BoolGather", _mask_and((4, 3), (4,)), _bool_gather_ref, errors=[([(3, 2), np.ones((2,), np.int64)], {}, "mask")]),
+    Case(
+        "Gather",
+        lambda rng: [rng.randn(3, 4).astype(np.float32), np.array([3, 0, 3, 1, 2], np.int64)],
+        _gather_ref,
+        args={"axis": 1},
+        errors=[([(2, 3), np.zeros((3, 1), np.int64)], {"axis": 1, "batch_dims": 1}, "Indices")],
+    ),
+    Case(
+        "Gather",
+        lambda rng: [rng.randn(2, 3, 4).astype(np.float32), rng.randint(0, 3, size=(2, 2, 2))],
+        _gather_ref,
+        args={"axis": 1, "batch_dims": 1},
+        name="batch_dims",
+    ),
+    Case(
+        "Gather",
+        lambda rng: [rng.randn(4, 2).astype(np.float32), np.array([[0, 3], [2, 2]], np.int64)],
+        _gather_ref,
+        name="axis0_2d_indices",
+    ),
+    Case(
+        "GatherNd",
+        lambda rng: [rng.randn(3, 4).astype(np.float32), np.array([[0, 2, -1, 2], [1, 3, 0, 3]])],
+        _gather_nd_ref,
+        errors=[([(3, 4), np.zeros((3,), np.int64)], {}, "2 dimensions")],
+    ),
+    Case(
+        "GatherNd",
+        lambda rng: [rng.randn(3, 2, 2).astype(np.float32), np.array([[[2, 0], [0, 0]]])],
+        _gather_nd_ref,
+        name="slices",
+    ),
+    Case(
+        "BoolGather",
+        _mask_and((4, 3), (4,)),
+        _bool_gather_ref,
+        errors=[([(3, 2), np.ones((2,), np.int64)], {}, "mask")],
+    ),
     Case("BoolGather", _mask_and((2, 3), (2, 3)), _bool_gather_ref, name="full_mask"),
     # ScatterNd / ScatterAdd / BoolScatter / BoolFill
-    Case("ScatterNd", lambda rng: [rng.randn(3).astype(np.float32), np.array([[1, 0, 3], [2, -1, 0]])],
-         lambda d, i, shape, add=False: _scatter_nd_ref(d, i, shape=shape), args={"shape": (4, 5)},
-         errors=[([(3,), np.array([[1, 0, 3]])], {"shape": (4, 5)}, "data.shape")]),
-    Case("ScatterNd", lambda rng: [rng.randn(4, 2).astype(np.float32), np.array([[1, 0, 1, 2]])],
-         lambda d, i, shape, add: _scatter_nd_ref(d, i, shape=shape, add=True), args={"shape": (3, 2), "add": True}, name="add"),
-    Case("ScatterNd", lambda rng: [rng.randn(2).astype(np.float32), np.array([[0, 2], [1, 1]]), rng.randn(3, 2).astype(np.float32)],
-         lambda d, i, o: _scatter_nd_ref(d, i, out=o), call=lambda F, d, i, o: F.scatter_nd(d, i, out=o), name="out"),
-    Case("ScatterAdd", lambda rng: [rng.randn(3, 4).astype(np.float32), rng.randint(0, 3, size=(2, 4)), rng.randn(2, 4).astype(np.float32)],
-         _scatter_add_ref, args={"axis": 0},
-         errors=[([(3, 4), np.zeros((2, 4), np.int64), (2, 4, 1)], {"axis": 0}, "ranks")]),
-    Case("ScatterAdd", lambda rng: [rng.randn(3, 4).astype(np.float32), rng.randint(0, 4, size=(2, 3)), rng.randn(3, 5).astype(np.float32)],
-         _scatter_add_ref, args={"axis": 1}, name="smaller_indices"),
+    Case(
+        "ScatterNd",
+        lambda rng: [rng.randn(3).astype(np.float32), np.array([[1, 0, 3], [2, -1, 0]])],
+        lambda d, i, shape, add=False: _scatter_nd_ref(d, i, shape=shape),
+        args={"shape": (4, 5)},
+        errors=[([(3,), np.array([[1, 0, 3]])], {"shape": (4, 5)}, "data.shape")],
+    ),
+    Case(
+        "ScatterNd",
+        lambda rng: [rng.randn(4, 2).astype(np.float32), np.array([[1, 0, 1, 2]])],
+        lambda d, i, shape, add: _scatter_nd_ref(d, i, shape=shape, add=True),
+        args={"shape": (3, 2), "add": True},
+        name="add",
+    ),
+    Case(
+        "ScatterNd",
+        lambda rng: [rng.randn(2).astype(np.float32), np.array([[0, 2], [1, 1]]), rng.randn(3, 2).astype(np.float32)],
+        lambda d, i, o: _scatter_nd_ref(d, i, out=o),
+        call=lambda F, d, i, o: F.scatter_nd(d, i, out=o),
+        name="out",
+    ),
+    Case(
+        "ScatterAdd",
+        lambda rng: [
+            rng.randn(3, 4).astype(np.float32),
+            rng.randint(0, 3, size=(2, 4)),
+            rng.randn(2, 4).astype(np.float32),
+        ],
+        _scatter_add_ref,
+        args={"axis": 0},
+        errors=[([(3, 4), np.zeros((2, 4), np.int64), (2, 4, 1)], {"axis": 0}, "ranks")],
+    ),
+    Case(
+        "ScatterAdd",
+        lambda rng: [
+            rng.randn(3, 4).astype(np.float32),
+            rng.randint(0, 4, size=(2, 3)),
+            rng.randn(3, 5).astype(np.float32),
+        ],
+        _scatter_add_ref,
+        args={"axis": 1},
+        name="smaller_indices",
+    ),
     Case("BoolScatter", _bool_scatter_inputs(False), _bool_scatter_ref),
     Case("BoolScatter", _bool_scatter_inputs(True), _bool_scatter_ref, name="inplace_output"),
-    Case("BoolFill", _mask_and((2, 3, 2, 2), (1, 2, 1)), _bool_fill_ref, args={"value": -1.5},
-         errors=[([(2, 3), np.ones((2,), np.int64)], {}, "mask")]),
+    Case(
+        "BoolFill",
+        _mask_and((2, 3, 2, 2), (1, 2, 1)),
+        _bool_fill_ref,
+        args={"value": -1.5},
+        errors=[([(2, 3), np.ones((2,), np.int64)], {}, "mask")],
+    ),
     Case("BoolFill", _mask_and((2, 3), (2, 3)), _bool_fill_ref, name="same_shape"),
     # PackPaddedSequence / PadPackedSequence / NonZero
     Case("PackPaddedSequence", lambda rng: [rng.randn(4, 3, 2).astype(np.float32), np.array([4, 2, 1])], _pack_ref),
-    Case("PackPaddedSequence", lambda rng: [rng.randn(3, 5).astype(np.float32), np.array([3, 3, 1])], _pack_ref,
-         args={"batch_first": True}, name="batch_first"),
-    Case("PadPackedSequence", lambda rng: [rng.randn(7, 2).astype(np.float32), np.array([3, 2, 1, 1])], _unpack_ref,
-         args={"padding_value": -1.0}),
-    Case("PadPackedSequence", lambda rng: [rng.randn(6).astype(np.float32), np.array([3, 2, 1])], _unpack_ref,
-         args={"batch_first": True, "total_length": 5}, name="batch_first_total_length"),
+    Case(
+        "PackPaddedSequence",
+        lambda rng: [rng.randn(3, 5).astype(np.float32), np.array([3, 3, 1])],
+        _pack_ref,
+        args={"batch_first": True},
+        name="batch_first",
+    ),
+    Case(
+        "PadPackedSequence",
+        lambda rng: [rng.randn(7, 2).astype(np.float32), np.array([3, 2, 1, 1])],
+        _unpack_ref,
+        args={"padding_value": -1.0},
+    ),
+    Case(
+        "PadPackedSequence",
+        lambda rng: [rng.randn(6).astype(np.float32), np.array([3, 2, 1])],
+        _unpack_ref,
+        args={"batch_first": True, "total_length": 5},
+        name="batch_first_total_length",
+    ),
     Case("NonZero", lambda rng: [rng.randint(0, 2, size=(3, 4)).astype(np.float32)], _nonzero_ref, backward=False),
 ]

@@ -31,8 +31,16 @@ def _taps(o, isize, osize, mode, *flags):
     return [(i0, 1.0 - w1), (min(i0 + 1, isize - 1), w1)]
 
 
-def _interpolate_ref(x, output_size=None, scale=None, mode="linear", align_corners=False, half_pixel=False,
-                     half_pixel_for_nn=False, channel_last=False):
+def _interpolate_ref(
+    x,
+    output_size=None,
+    scale=None,
+    mode="linear",
+    align_corners=False,
+    half_pixel=False,
+    half_pixel_for_nn=False,
+    channel_last=False,
+):
     nd = len(output_size) if output_size is not None else len(scale)
     first = x.ndim - nd - (1 if channel_last else 0)
     axes = list(range(first, first + nd))
@@ -110,8 +118,18 @@ def _onnx_taps(f, isize, mode, nearest_mode, a, exclude_outside):
     return [(clamp(i), w) for i, w in taps]
 
 
-def _onnx_resize_ref(x, roi=(), scales=(), sizes=(), mode="nearest", coordinate_transformation_mode="half_pixel",
-                     cubic_coeff_a=-0.75, exclude_outside=0, extrapolation_value=0.0, nearest_mode="round_prefer_floor"):
+def _onnx_resize_ref(
+    x,
+    roi=(),
+    scales=(),
+    sizes=(),
+    mode="nearest",
+    coordinate_transformation_mode="half_pixel",
+    cubic_coeff_a=-0.75,
+    exclude_outside=0,
+    extrapolation_value=0.0,
+    nearest_mode="round_prefer_floor",
+):
     if sizes:
         out_shape = list(sizes)
         scales = [o / i for o, i in zip(sizes, x.shape)]
@@ -122,16 +140,32 @@ def _onnx_resize_ref(x, roi=(), scales=(), sizes=(), mode="nearest", coordinate_
     for idx in np.ndindex(*out_shape):
         per_axis, outside = [], False
         for a in range(nd):
-            f = _onnx_source(idx[a], x.shape[a], out_shape[a], scales[a], coordinate_transformation_mode,
-                             roi[a] if roi else 0.0, roi[nd + a] if roi else 1.0)
-            if coordinate_transformation_mode == "tf_crop_and_resize" and scales[a] != 1.0 and not 0 <= f <= x.shape[a] - 1:
+            f = _onnx_source(
+                idx[a],
+                x.shape[a],
+                out_shape[a],
+                scales[a],
+                coordinate_transformation_mode,
+                roi[a] if roi else 0.0,
+                roi[nd + a] if roi else 1.0,
+            )
+            if (
+                coordinate_transformation_mode == "tf_crop_and_resize"
+                and scales[a] != 1.0
+                and not 0 <= f <= x.shape[a] - 1
+            ):
                 outside = True
-            per_axis.append([(idx[a], 1.0)] if scales[a] == 1.0 else
-                            _onnx_taps(f, x.shape[a], mode, nearest_mode, cubic_coeff_a, exclude_outside))
+            per_axis.append(
+                [(idx[a], 1.0)]
+                if scales[a] == 1.0
+                else _onnx_taps(f, x.shape[a], mode, nearest_mode, cubic_coeff_a, exclude_outside)
+            )
         if outside:
             y[idx] = extrapolation_value
             continue
-        y[idx] = sum(np.prod([w for _, w in combo]) * x[tuple(i for i, _ in combo)] for combo in itertools.product(*per_axis))
+        y[idx] = sum(
+            np.prod([w for _, w in combo]) * x[tuple(i for i, _ in combo)] for combo in itertools.product(*per_axis)
+        )
     return y
 
 
@@ -167,7 +201,9 @@ def _window(window_type, window_size, fft_size):
     return np.pad(w, (left, fft_size - window_size - left))
 
 
-def _stft_ref(x, window_size, stride, fft_size, window_type="hanning", center=True, pad_mode="reflect", as_istft_backward=False):
+def _stft_ref(
+    x, window_size, stride, fft_size, window_type="hanning", center=True, pad_mode="reflect", as_istft_backward=False
+):
     if as_istft_backward:  # the adjoint of ISTFT (pad_mode 'constant'), from ISTFT's matrix
         shape = (x.shape[0], fft_size // 2 + 1, _n_frames(x.shape[1], stride, fft_size, center))
         n = int(np.prod(shape))
@@ -196,11 +232,23 @@ def _n_frames(length, stride, fft_size, center):
     return (padded - fft_size) // stride + 1
 
 
-def _istft_ref(y_r, y_i, window_size, stride, fft_size, window_type="hanning", center=True, pad_mode="constant", as_stft_backward=False):
+def _istft_ref(
+    y_r,
+    y_i,
+    window_size,
+    stride,
+    fft_size,
+    window_type="hanning",
+    center=True,
+    pad_mode="constant",
+    as_stft_backward=False,
+):
     if as_stft_backward:  # the adjoint of STFT, from STFT's matrix
         shape = (y_r.shape[0], (y_r.shape[2] - 1) * stride + fft_size - (2 * (fft_size // 2) if center else 0))
         args = (window_size, stride, fft_size, window_type, center, pad_mode)
-        m = _matrix(lambda v: np.concatenate([o.ravel() for o in _stft_ref(v.reshape(shape), *args)]), int(np.prod(shape)))
+        m = _matrix(
+            lambda v: np.concatenate([o.ravel() for o in _stft_ref(v.reshape(shape), *args)]), int(np.prod(shape))
+        )
         return (m.T @ np.concatenate([y_r.ravel(), y_i.ravel()])).reshape(shape)
     w = _window(window_type, window_size, fft_size)
     b, k, n_frames = y_r.shape
@@ -233,71 +281,248 @@ def _istft_adjoint_inputs(rng):
 
 CASES = [
     # Interpolate
-    Case("Interpolate", [(2, 5)], _interpolate_ref, args={"output_size": (8,), "mode": "linear"}, name="linear_1d",
-         errors=[([(2, 3)], {"output_size": (4,), "mode": "cubic"}, "mode"),
-                 ([(2, 3)], {"output_size": (4,), "mode": "linear", "align_corners": True, "half_pixel": True}, "half_pixel")]),
-    Case("Interpolate", [(1, 2, 3, 4)], _interpolate_ref, args={"output_size": (5, 3), "mode": "linear", "align_corners": True},
-         name="linear_2d_align"),
-    Case("Interpolate", [(1, 1, 3, 4)], _interpolate_ref, args={"output_size": (7, 6), "mode": "linear", "half_pixel": True},
-         name="linear_2d_half_pixel"),
-    Case("Interpolate", [(1, 2, 2, 3)], _interpolate_ref, args={"output_size": (3, 4, 2), "mode": "linear"}, name="linear_3d"),
+    Case(
+        "Interpolate",
+        [(2, 5)],
+        _interpolate_ref,
+        args={"output_size": (8,), "mode": "linear"},
+        name="linear_1d",
+        errors=[
+            ([(2, 3)], {"output_size": (4,), "mode": "cubic"}, "mode"),
+            (
+                [(2, 3)],
+                {"output_size": (4,), "mode": "linear", "align_corners": True, "half_pixel": True},
+                "half_pixel",
+            ),
+        ],
+    ),
+    Case(
+        "Interpolate",
+        [(1, 2, 3, 4)],
+        _interpolate_ref,
+        args={"output_size": (5, 3), "mode": "linear", "align_corners": True},
+        name="linear_2d_align",
+    ),
+    Case(
+        "Interpolate",
+        [(1, 1, 3, 4)],
+        _interpolate_ref,
+        args={"output_size": (7, 6), "mode": "linear", "half_pixel": True},
+        name="linear_2d_half_pixel",
+    ),
+    Case(
+        "Interpolate",
+        [(1, 2, 2, 3)],
+        _interpolate_ref,
+        args={"output_size": (3, 4, 2), "mode": "linear"},
+        name="linear_3d",
+    ),
     Case("Interpolate", [(2, 3, 2)], _interpolate_ref, args={"scale": (2.0, 1.5), "mode": "linear"}, name="scale"),
-    Case("Interpolate", [(1, 2, 2, 4)], _interpolate_ref, args={"output_size": (4, 8), "mode": "nearest"}, name="nearest_2d"),
-    Case("Interpolate", [(1, 2, 4, 4)], _interpolate_ref, args={"output_size": (2, 8), "mode": "nearest", "half_pixel_for_nn": True},
-         name="nearest_half_pixel_for_nn"),
-    Case("Interpolate", [(1, 3, 2, 2)], _interpolate_ref,
-         args={"output_size": (3, 4), "mode": "linear", "align_corners": True, "channel_last": True}, name="channel_last"),
+    Case(
+        "Interpolate",
+        [(1, 2, 2, 4)],
+        _interpolate_ref,
+        args={"output_size": (4, 8), "mode": "nearest"},
+        name="nearest_2d",
+    ),
+    Case(
+        "Interpolate",
+        [(1, 2, 4, 4)],
+        _interpolate_ref,
+        args={"output_size": (2, 8), "mode": "nearest", "half_pixel_for_nn": True},
+        name="nearest_half_pixel_for_nn",
+    ),
+    Case(
+        "Interpolate",
+        [(1, 3, 2, 2)],
+        _interpolate_ref,
+        args={"output_size": (3, 4), "mode": "linear", "align_corners": True, "channel_last": True},
+        name="channel_last",
+    ),
     # ONNXResize
-    Case("ONNXResize", [(1, 2, 3, 4)], _onnx_resize_ref, args={"sizes": (1, 2, 5, 6), "mode": "linear"}, name="linear_half_pixel",
-         errors=[([(2, 3)], {"sizes": (2, 3), "scales": (1.0, 2.0)}, "sizes"),
-                 ([(2, 3)], {"scales": (1.0, 2.0), "mode": "area"}, "mode")]),
-    Case("ONNXResize", [(2, 5)], _onnx_resize_ref,
-         args={"scales": (1.0, 1.6), "mode": "cubic", "coordinate_transformation_mode": "asymmetric"}, name="cubic_asymmetric"),
-    Case("ONNXResize", [(1, 4, 4)], _onnx_resize_ref,
-         args={"sizes": (1, 3, 6), "mode": "cubic", "cubic_coeff_a": -0.5, "exclude_outside": 1,
-               "coordinate_transformation_mode": "pytorch_half_pixel"}, name="cubic_exclude_outside"),
-    Case("ONNXResize", [(2, 4, 4)], _onnx_resize_ref, args={"scales": (1.0, 0.5, 2.0), "mode": "nearest"}, name="nearest"),
-    Case("ONNXResize", [(3, 4)], _onnx_resize_ref,
-         args={"sizes": (6, 8), "mode": "nearest", "nearest_mode": "round_prefer_ceil",
-               "coordinate_transformation_mode": "align_corners"}, name="nearest_align_ceil"),
-    Case("ONNXResize", [(1, 4, 5)], _onnx_resize_ref,
-         args={"sizes": (1, 5, 4), "mode": "nearest", "nearest_mode": "floor",
-               "coordinate_transformation_mode": "tf_half_pixel_for_nn"}, name="nearest_tf_half_pixel_floor"),
-    Case("ONNXResize", [(1, 4, 4)], _onnx_resize_ref,
-         args={"sizes": (1, 3, 5), "mode": "linear", "coordinate_transformation_mode": "tf_crop_and_resize",
-               "roi": (0.0, -0.2, 0.1, 1.0, 0.8, 1.3), "extrapolation_value": 2.5}, name="tf_crop_and_resize"),
+    Case(
+        "ONNXResize",
+        [(1, 2, 3, 4)],
+        _onnx_resize_ref,
+        args={"sizes": (1, 2, 5, 6), "mode": "linear"},
+        name="linear_half_pixel",
+        errors=[
+            ([(2, 3)], {"sizes": (2, 3), "scales": (1.0, 2.0)}, "sizes"),
+            ([(2, 3)], {"scales": (1.0, 2.0), "mode": "area"}, "mode"),
+        ],
+    ),
+    Case(
+        "ONNXResize",
+        [(2, 5)],
+        _onnx_resize_ref,
+        args={"scales": (1.0, 1.6), "mode": "cubic", "coordinate_transformation_mode": "asymmetric"},
+        name="cubic_asymmetric",
+    ),
+    Case(
+        "ONNXResize",
+        [(1, 4, 4)],
+        _onnx_resize_ref,
+        args={
+            "sizes": (1, 3, 6),
+            "mode": "cubic",
+            "cubic_coeff_a": -0.5,
+            "exclude_outside": 1,
+            "coordinate_transformation_mode": "pytorch_half_pixel",
+        },
+        name="cubic_exclude_outside",
+    ),
+    Case(
+        "ONNXResize", [(2, 4, 4)], _onnx_resize_ref, args={"scales": (1.0, 0.5, 2.0), "mode": "nearest"}, name="nearest"
+    ),
+    Case(
+        "ONNXResize",
+        [(3, 4)],
+        _onnx_resize_ref,
+        args={
+            "sizes": (6, 8),
+            "mode": "nearest",
+            "nearest_mode": "round_prefer_ceil",
+            "coordinate_transformation_mode": "align_corners",
+        },
+        name="nearest_align_ceil",
+    ),
+    Case(
+        "ONNXResize",
+        [(1, 4, 5)],
+        _onnx_resize_ref,
+        args={
+            "sizes": (1, 5, 4),
+            "mode": "nearest",
+            "nearest_mode": "floor",
+            "coordinate_transformation_mode": "tf_half_pixel_for_nn",
+        },
+        name="nearest_tf_half_pixel_floor",
+    ),
+    Case(
+        "ONNXResize",
+        [(1, 4, 4)],
+        _onnx_resize_ref,
+        args={
+            "sizes": (1, 3, 5),
+            "mode": "linear",
+            "coordinate_transformation_mode": "tf_crop_and_resize",
+            "roi": (0.0, -0.2, 0.1, 1.0, 0.8, 1.3),
+            "extrapolation_value": 2.5,
+        },
+        name="tf_crop_and_resize",
+    ),
     # FFT / IFFT
-    Case("FFT", [(3, 5, 2)], lambda x, signal_ndim, normalized=False: _dft_ref(x, signal_ndim, normalized),
-         args={"signal_ndim": 1}, errors=[([(3, 4)], {"signal_ndim": 1}, "x.shape"), ([(3, 4, 2)], {"signal_ndim": 4}, "signal_ndim")]),
-    Case("FFT", [(2, 3, 4, 2)], lambda x, signal_ndim, normalized: _dft_ref(x, signal_ndim, normalized),
-         args={"signal_ndim": 2, "normalized": True}, name="2d_normalized"),
+    Case(
+        "FFT",
+        [(3, 5, 2)],
+        lambda x, signal_ndim, normalized=False: _dft_ref(x, signal_ndim, normalized),
+        args={"signal_ndim": 1},
+        errors=[([(3, 4)], {"signal_ndim": 1}, "x.shape"), ([(3, 4, 2)], {"signal_ndim": 4}, "signal_ndim")],
+    ),
+    Case(
+        "FFT",
+        [(2, 3, 4, 2)],
+        lambda x, signal_ndim, normalized: _dft_ref(x, signal_ndim, normalized),
+        args={"signal_ndim": 2, "normalized": True},
+        name="2d_normalized",
+    ),
     Case("FFT", [(2, 2, 3, 2)], lambda x, signal_ndim: _dft_ref(x, signal_ndim), args={"signal_ndim": 3}, name="3d"),
-    Case("IFFT", [(2, 6, 2)], lambda x, signal_ndim, normalized=False: _dft_ref(x, signal_ndim, normalized, inverse=True),
-         args={"signal_ndim": 1}),
-    Case("IFFT", [(3, 4, 2)], lambda x, signal_ndim, normalized: _dft_ref(x, signal_ndim, normalized, inverse=True),
-         args={"signal_ndim": 2, "normalized": True}, name="2d_normalized"),
+    Case(
+        "IFFT",
+        [(2, 6, 2)],
+        lambda x, signal_ndim, normalized=False: _dft_ref(x, signal_ndim, normalized, inverse=True),
+        args={"signal_ndim": 1},
+    ),
+    Case(
+        "IFFT",
+        [(3, 4, 2)],
+        lambda x, signal_ndim, normalized: _dft_ref(x, signal_ndim, normalized, inverse=True),
+        args={"signal_ndim": 2, "normalized": True},
+        name="2d_normalized",
+    ),
     # STFT / ISTFT
-    Case("STFT", [(2, 20)], _stft_ref, args={"window_size": 8, "stride": 4, "fft_size": 8}, atol_f=1e-4,
-         errors=[([(2, 20)], {"window_size": 8, "stride": 4, "fft_size": 4}, "fft_size"),
-                 ([(2, 20)], {"window_size": 8, "stride": 4, "fft_size": 8, "window_type": "kaiser"}, "window_type")]),
-    Case("STFT", [(1, 23)], _stft_ref,
-         args={"window_size": 6, "stride": 3, "fft_size": 8, "window_type": "hamming", "center": True, "pad_mode": "constant"},
-         atol_f=1e-4, name="hamming_constant"),
-    Case("STFT", [(2, 17)], _stft_ref,
-         args={"window_size": 8, "stride": 3, "fft_size": 8, "window_type": "rectangular", "center": False},
-         atol_f=1e-4, name="no_center"),
-    Case("STFT", [(1, 16)], _stft_ref,
-         args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "constant", "as_istft_backward": True},
-         atol_f=1e-4, name="as_istft_backward"),
-    Case("ISTFT", _istft_adjoint_inputs, _istft_ref,
-         args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "constant"}, atol_f=1e-4,
-         errors=[(_istft_adjoint_inputs(np.random.RandomState(0)), {"window_size": 8, "stride": 4, "fft_size": 8}, "pad_mode"),
-                 (_istft_adjoint_inputs(np.random.RandomState(0)),
-                  {"window_size": 4, "stride": 4, "fft_size": 8, "pad_mode": "constant", "center": False}, "NOLA")]),
-    Case("ISTFT", lambda rng: [rng.randn(2, 5, 4).astype(np.float32), rng.randn(2, 5, 4).astype(np.float32)], _istft_ref,
-         args={"window_size": 8, "stride": 2, "fft_size": 8, "window_type": "hamming", "center": False, "pad_mode": "constant"},
-         atol_f=1e-4, name="no_center"),
-    Case("ISTFT", _istft_adjoint_inputs, _istft_ref,
-         args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "reflect", "as_stft_backward": True},
-         atol_f=1e-4, name="as_stft_backward"),
+    Case(
+        "STFT",
+        [(2, 20)],
+        _stft_ref,
+        args={"window_size": 8, "stride": 4, "fft_size": 8},
+        atol_f=1e-4,
+        errors=[
+            ([(2, 20)], {"window_size": 8, "stride": 4, "fft_size": 4}, "fft_size"),
+            ([(2, 20)], {"window_size": 8, "stride": 4, "fft_size": 8, "window_type": "kaiser"}, "window_type"),
+        ],
+    ),
+    Case(
+        "STFT",
+        [(1, 23)],
+        _stft_ref,
+        args={
+            "window_size": 6,
+            "stride": 3,
+            "fft_size": 8,
+            "window_type": "hamming",
+            "center": True,
+            "pad_mode": "constant",
+        },
+        atol_f=1e-4,
+        name="hamming_constant",
+    ),
+    Case(
+        "STFT",
+        [(2, 17)],
+        _stft_ref,
+        args={"window_size": 8, "stride": 3, "fft_size": 8, "window_type": "rectangular", "center": False},
+        atol_f=1e-4,
+        name="no_center",
+    ),
+    Case(
+        "STFT",
+        [(1, 16)],
+        _stft_ref,
+        args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "constant", "as_istft_backward": True},
+        atol_f=1e-4,
+        name="as_istft_backward",
+    ),
+    Case(
+        "ISTFT",
+        _istft_adjoint_inputs,
+        _istft_ref,
+        args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "constant"},
+        atol_f=1e-4,
+        errors=[
+            (
+                _istft_adjoint_inputs(np.random.RandomState(0)),
+                {"window_size": 8, "stride": 4, "fft_size": 8},
+                "pad_mode",
+            ),
+            (
+                _istft_adjoint_inputs(np.random.RandomState(0)),
+                {"window_size": 4, "stride": 4, "fft_size": 8, "pad_mode": "constant", "center": False},
+                "NOLA",
+            ),
+        ],
+    ),
+    Case(
+        "ISTFT",
+        lambda rng: [rng.randn(2, 5, 4).astype(np.float32), rng.randn(2, 5, 4).astype(np.float32)],
+        _istft_ref,
+        args={
+            "window_size": 8,
+            "stride": 2,
+            "fft_size": 8,
+            "window_type": "hamming",
+            "center": False,
+            "pad_mode": "constant",
+        },
+        atol_f=1e-4,
+        name="no_center",
+    ),
+    Case(
+        "ISTFT",
+        _istft_adjoint_inputs,
+        _istft_ref,
+        args={"window_size": 8, "stride": 4, "fft_size": 8, "pad_mode": "reflect", "as_stft_backward": True},
+        atol_f=1e-4,
+        name="as_stft_backward",
+    ),
 ]

@@ -18,44 +18,6 @@ class _Keys:
 K = _Keys()
 
 
-# Behaviours that need the operators.getitem / setitem patch of helper E's report: xfail (strictly) until core
-# has them, plain tests afterwards.
-_needs_fix = {}
-
-
-def _graph_setitem_works() -> bool:
-    try:
-        y = F.mul_scalar(nnl.Variable.from_numpy_array(np.zeros((2, 2), np.float32)), 1.0)
-        y[0] = nnl.Variable.from_numpy_array(np.ones(2, np.float32))
-        z = F.add_scalar(y, 0.0)
-        z.forward()
-        return bool(np.array_equal(z.d, [[1, 1], [0, 0]]))
-    except Exception:
-        return False
-
-
-def _variable_index_is_graph_input() -> bool:
-    try:
-        i = nnl.Variable.from_numpy_array(np.array([0, 1]))
-        y = nnl.Variable.from_numpy_array(np.arange(3, dtype=np.float32))[i]
-        y.forward()
-        i.d = [2, 2]
-        y.forward()
-        return bool(np.array_equal(y.d, [2, 2]))
-    except Exception:
-        return False
-
-
-_needs_fix["graph_setitem"] = _graph_setitem_works()
-_needs_fix["variable_index"] = _variable_index_is_graph_input()
-
-
-def _fix(kind):
-    return pytest.mark.xfail(
-        not _needs_fix[kind], reason=f"operators.getitem: {kind} (see helper E report)", strict=True
-    )
-
-
 X_SHAPE = (4, 5, 6)
 
 BASIC_KEYS = [
@@ -187,7 +149,6 @@ def test_setitem_like_numpy(text):
     np.testing.assert_array_equal(x.d, x_np)
 
 
-@_fix("variable_index")
 def test_index_variable_stays_a_graph_input():
     rng = np.random.RandomState(9)
     x_np = rng.rand(20).astype(np.float32)
@@ -202,7 +163,6 @@ def test_index_variable_stays_a_graph_input():
     np.testing.assert_array_equal(y.d, x_np[i_np])
 
 
-@_fix("graph_setitem")
 @pytest.mark.parametrize(
     "key", [(slice(2, 5), slice(3, 5)), ([[2, 2], [3, 3], [4, 4]], [[3, 4], [3, 4], [3, 4]])], ids=["slices", "arrays"]
 )

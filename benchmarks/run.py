@@ -1,6 +1,9 @@
 """Run the benchmark workloads on nnl, a PyTorch eager twin and (with ``NNABLA_PYTHON``) real nnabla 1.39.
 
-    python benchmarks/run.py [--only mlp,lenet] [--min-time 1.0]
+    python benchmarks/run.py [--only mlp,lenet] [--min-time 1.0] [--threads 1]
+
+``--threads N`` caps the BLAS/OpenMP threads of every framework (set before NumPy or torch load): use 1 to compare
+with single-threaded nnabla, or on a busy machine, where oversubscribed BLAS threads distort every number.
 
 Prints median milliseconds per step for each framework side by side and the ratios nnl/other (below 1 means nnl
 is faster); the per-function overhead rows also give microseconds per function.
@@ -20,6 +23,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+if "--threads" in sys.argv:  # must happen before NumPy / torch create their thread pools
+    _threads = sys.argv[sys.argv.index("--threads") + 1]
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_variable] = _threads
 
 
 def measure(step: Any, min_time: float, min_runs: int = 5) -> float:
@@ -58,6 +66,8 @@ def run_torch(names: list[str], min_time: float) -> dict[str, float]:
     import torch
     import torch_twins
 
+    if os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch.manual_seed(0)
     return {name: measure(torch_twins.TWINS[name](torch), min_time) for name in names}
 
@@ -68,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(workloads.WORKLOADS))
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds spent per workload and framework")
+    parser.add_argument("--threads", type=int, help="BLAS/OpenMP threads for every framework")
     parser.add_argument("--framework", choices=["nnl", "nnabla", "torch"], help="run one framework and print JSON")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n]
@@ -85,7 +96,8 @@ def main() -> None:
     nnabla_python = os.environ.get("NNABLA_PYTHON")
     if nnabla_python:
         out = subprocess.run(
-            [nnabla_python, __file__, "--framework", "nnabla", "--only", ",".join(names), "--min-time", str(args.min_time)],
+            [nnabla_python, __file__, "--framework", "nnabla", "--only", ",".join(names), "--min-time", str(args.min_time)]
+            + (["--threads", str(args.threads)] if args.threads else []),
             capture_output=True, text=True, check=True,
         )
         columns["nnabla"] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -99,7 +99,7 @@ def build_lstm(nn: Any, F: Any, PF: Any, S: Any, steps: int = 20, batch: int = 3
     """One fused LSTM layer over a sequence, then a classifier on the last output."""
     rng = np.random.RandomState(0)
     x, t = nn.Variable((steps, batch, features)), nn.Variable((batch, 1))
-    h0, c0 = nn.Variable((1, batch, hidden)), nn.Variable((1, batch, hidden))
+    h0, c0 = nn.Variable((1, 1, batch, hidden)), nn.Variable((1, 1, batch, hidden))  # (layers, directions, B, H)
     y, _, _ = PF.lstm(x, h0, c0, name="lstm")
     last = F.reshape(F.slice(y, (steps - 1, 0, 0), (steps, batch, hidden)), (batch, hidden))
     loss = F.mean(F.softmax_cross_entropy(PF.affine(last, 10, name="fc"), t))

@@ -1,7 +1,7 @@
 """Public signatures match nnabla 1.39 exactly (names, order, defaults) for every name nnl provides.
 
-The reference list lives in shared/reference/nnabla-1.39-signatures.txt (outside the repository): the test skips
-without it, except under CI where it fails.
+The reference list (tests/data/nnabla-1.39-signatures.txt) was printed with ``inspect.signature`` from the
+nnabla 1.39.0 wheel.
 """
 
 from __future__ import annotations
@@ -9,23 +9,16 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import os
 import re
 from pathlib import Path
 
-import pytest
-
-SIGNATURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "nnabla-1.39-signatures.txt"
+SIGNATURES = Path(__file__).resolve().parent / "data" / "nnabla-1.39-signatures.txt"
 MODULES = {"F": "nnl.functions", "PF": "nnl.parametric_functions", "S": "nnl.solvers", "I": "nnl.initializer", "nn": "nnl"}
 # names that are nnabla internals or module re-exports, not part of the API
 SKIP = {"S.OrderedDict", "S.iteritems", "S.map", "S.solver_api", "I.random_float_type", "F.BatchNormalizationInOutAdapter"}
 
 
 def _reference() -> list[tuple[str, str, str]]:
-    if not SIGNATURES.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{SIGNATURES} is missing")
-        pytest.skip("nnabla signature list not available")
     rows = []
     for line in SIGNATURES.read_text().splitlines():
         match = re.match(r"^(F|PF|S|I|nn)\.(\w+)\((.*)\)$", line.strip())

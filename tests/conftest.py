@@ -1,0 +1,24 @@
+"""Test session settings: one BLAS thread per test process (pytest-xdist runs one process per core, and
+oversubscribed BLAS threads slow every process down by orders of magnitude); fresh global state per test."""
+
+from __future__ import annotations
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import pytest  # noqa: E402
+
+import nnl  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def fresh_state():
+    """Each test starts with no parameters, static mode and the default context, as nnabla's conftest does."""
+    nnl.clear_parameters()
+    nnl.set_auto_forward(False)
+    context = nnl.get_current_context()
+    yield
+    nnl.set_default_context(context)
+    nnl.set_auto_forward(False)

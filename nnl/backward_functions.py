@@ -90,8 +90,13 @@ def _forward_function(cls: type[Function], inputs: list[Any], outputs: Sequence[
 def make_backward(cls: type[Function], name: str | None = None) -> Callable[..., list[Any]]:
     """The backward function of ``cls`` (see the module docstring)."""
 
-    def backward(grad_inputs: Sequence[Any], inputs: Sequence[Any], input_shapes: Sequence[Any], outputs: Sequence[Any], output_shapes: Sequence[Any], **func_args: Any) -> list[Any]:
+    def backward(grad_inputs: Sequence[Any], inputs: Sequence[Any], input_shapes: Sequence[Any], outputs: Sequence[Any], output_shapes: Sequence[Any], *args: Any, **func_args: Any) -> list[Any]:
         from nnl.core.grad import BackwardOf
+
+        if args:  # the function's arguments given by position, in registry order
+            if len(args) > len(cls.args_spec):
+                raise TypeError(f"{backward.__name__}: {cls.name} takes {len(cls.args_spec)} arguments, got {len(args)}.")
+            func_args = {**dict(zip(cls.args_spec, args)), **func_args}
 
         grad_inputs = list(grad_inputs) if isinstance(grad_inputs, (list, tuple)) else [grad_inputs]
         xs = [_variable(v, s) for v, s in zip(inputs, input_shapes)] if input_shapes else [_variable(v, ()) for v in inputs]

@@ -23,11 +23,12 @@ class Affine(Function):
 
     def setup_impl(self, inputs: list[Any]) -> list[tuple[int, ...]]:
         x, w = inputs[0], inputs[1]
-        if not 0 <= self.base_axis < max(len(x.shape), 1):
+        if not -len(x.shape) <= self.base_axis < max(len(x.shape), 1):
             raise self.fail("base_axis", f"an axis of x (x.shape={x.shape})", self.base_axis)
+        self._axis = self.base_axis % len(x.shape) if x.shape else 0  # negative counts from the end
         if len(w.shape) < 2:
             raise self.fail("weight", "a weight of at least 2 dimensions (in_features, *out_shape)", f"weight.shape={w.shape}")
-        in_features = int(np.prod(x.shape[self.base_axis :], dtype=np.int64))
+        in_features = int(np.prod(x.shape[self._axis :], dtype=np.int64))
         if in_features != w.shape[0]:
             raise self.fail(
                 "weight",
@@ -39,11 +40,11 @@ class Affine(Function):
         out_shape = tuple(w.shape[1:])
         if len(inputs) > 2 and tuple(inputs[2].shape) != out_shape:
             raise self.fail("bias", f"bias.shape == {out_shape} (weight.shape[1:])", f"bias.shape={inputs[2].shape}")
-        return [tuple(x.shape[: self.base_axis]) + out_shape]
+        return [tuple(x.shape[: self._axis]) + out_shape]
 
     def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
         data, w = x[0], x[1]
-        batch = data.shape[: self.base_axis]
+        batch = data.shape[: self._axis]
         y = data.reshape(int(np.prod(batch, dtype=np.int64)), w.shape[0]) @ w.reshape(w.shape[0], -1)
         if len(x) > 2:
             y += x[2].reshape(1, -1)
@@ -51,7 +52,7 @@ class Affine(Function):
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         data, w = x[0], x[1]
-        rows = int(np.prod(data.shape[: self.base_axis], dtype=np.int64))
+        rows = int(np.prod(data.shape[: self._axis], dtype=np.int64))
         g = dy[0].reshape(rows, -1)
         w2 = w.reshape(w.shape[0], -1)
         grads: list[Any] = [None] * len(x)
@@ -67,7 +68,7 @@ class Affine(Function):
         from nnl import functions as F
 
         data, w = x[0], x[1]
-        rows = int(np.prod(data.shape[: self.base_axis], dtype=np.int64))
+        rows = int(np.prod(data.shape[: self._axis], dtype=np.int64))
         g = F.reshape(dy[0], (rows, -1))
         w2 = F.reshape(w, (w.shape[0], -1))
         grads: list[Any] = [None] * len(x)

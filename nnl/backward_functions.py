@@ -81,7 +81,7 @@ def _forward_function(cls: type[Function], inputs: list[Any], outputs: Sequence[
     ):
         return parent, parent.outputs
     function = cls(**{k: _as_argument(v) for k, v in args.items() if k in cls.args_spec})
-    if output_shapes:
+    if output_shapes and all(s is not None for s in output_shapes):
         _set_helper_shapes(function, [tuple(s) for s in output_shapes])
     made = function(*inputs)
     return function, list(made) if isinstance(made, tuple) else [made]
@@ -99,9 +99,11 @@ def make_backward(cls: type[Function], name: str | None = None) -> Callable[...,
             func_args = {**dict(zip(cls.args_spec, args)), **func_args}
 
         grad_inputs = list(grad_inputs) if isinstance(grad_inputs, (list, tuple)) else [grad_inputs]
-        xs = [_variable(v, s) for v, s in zip(inputs, input_shapes)] if input_shapes else [_variable(v, ()) for v in inputs]
+        in_shapes = list(input_shapes) if input_shapes else [None] * len(inputs)
+        xs = [_variable(v, s) for v, s in zip(inputs, in_shapes)]
         function, ys = _forward_function(cls, xs, list(outputs) if outputs else None, func_args, output_shapes)
-        shapes = list(output_shapes) if output_shapes else [y.shape for y in ys]
+        given = list(output_shapes) if output_shapes else []
+        shapes = [given[i] if i < len(given) and given[i] is not None else y.shape for i, y in enumerate(ys)]
         dys = [_variable(g, s) for g, s in zip(grad_inputs, shapes)]
         dys += [_variable(None, y.shape) for y in ys[len(dys) :]]
         flags = [bool(v.need_grad) for v in xs]

@@ -187,7 +187,7 @@ def test_fixed_length_recurrent_graphs_match_the_fused_layers(kind, bidirectiona
     from nnl.utils import rnn
 
     rng = np.random.RandomState(7)
-    T, B, I, H, L = 3, 2, 2, 3, 2
+    T, B, I, H, L = 3, 2, 2, 3, 2  # noqa: E741 (sizes named as in the RNN literature)
     D = 2 if bidirectional else 1
     G = {"rnn": (), "lstm": (4,), "gru": (3,)}[kind]
     GB = {"rnn": (), "lstm": (4,), "gru": (4,)}[kind]

@@ -131,7 +131,7 @@ class Div2(_Binary):
         if need[1]:
             g1 = g0 * x0
             g1 /= x1
-            np.negative(g1, out=g1)
+            g1 = np.negative(g1, out=g1) if type(g1) is np.ndarray else -g1  # 0-d operands give NumPy scalars
             dx1 = sum_to_shape(g1, x1.shape)
         return [sum_to_shape(g0, x0.shape) if need[0] else None, dx1]
 

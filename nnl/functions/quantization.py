@@ -128,6 +128,11 @@ class BinarySigmoid(Function):
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         return [xp.where(xp.abs(x[0]) < 1, dy[0] * 0.5, 0).astype(dy[0].dtype, copy=False)]
 
+    def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        from nnl import functions as F
+
+        return [dy[0] * F.mul_scalar(F.less_scalar(F.abs(x[0]), 1.0), 0.5)]  # the mask is constant in x
+
 
 @api(BinarySigmoid)
 def binary_sigmoid(x: Any, n_outputs: int = -1, outputs: Any = None) -> Any:
@@ -149,6 +154,11 @@ class BinaryTanh(Function):
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         return [xp.where(xp.abs(x[0]) < 1, dy[0], 0).astype(dy[0].dtype, copy=False)]
+
+    def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        from nnl import functions as F
+
+        return [dy[0] * F.less_scalar(F.abs(x[0]), 1.0)]  # the mask is constant in x
 
 
 @api(BinaryTanh)
@@ -880,6 +890,12 @@ class QuantizeLinear(Function):
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         _no_scale_gradients(self, need)
         return [dy[0] / x[1].astype(dy[0].dtype, copy=False), None, None]
+
+    def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        _no_scale_gradients(self, need)
+        from nnl import functions as F
+
+        return [F.div2(dy[0], x[1]), None, None]
 
 
 @api(QuantizeLinear)

@@ -35,6 +35,18 @@ __version__ = "0.1.0"
 logger = logging.getLogger("nnl")
 
 
+_LAZY_MODULES = ("function_bases", "backward_functions", "backward_function", "functions", "parametric_functions", "solvers")
+
+
+def __getattr__(name: str) -> object:
+    """nnabla exposes its submodules as attributes (``nn.function_bases``); load them on first use."""
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"nnl.{name}")
+    raise AttributeError(f"module 'nnl' has no attribute {name!r}")
+
+
 def prefer_cached_array(prefer: bool) -> None:
     """Accepted for nnabla compatibility; NumPy manages host memory itself."""
 

@@ -60,8 +60,8 @@ def grad(
     """Variables holding d(sum of outputs * grad_outputs)/d(input) for each input (None when unreachable)."""
     from nnl.core.variable import Variable
 
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    outputs = [outputs] if isinstance(outputs, Variable) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)  # any iterable, e.g. dict values
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif not isinstance(grad_outputs, (list, tuple)):

@@ -116,6 +116,15 @@ class Interpolate(Function):
             return [y if y is not x[0] else y.copy()]
         return [resample(x[0], self._matrices)]
 
+    def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        """The input gradient is the adjoint resampling of ``dy`` (InterpolateDataGrad, itself differentiable)."""
+        from nnl.backward_function.interpolate import InterpolateDataGrad
+
+        adjoint = InterpolateDataGrad(**{name: getattr(self, name) for name in self.args_spec})
+        adjoint.context = self.context
+        adjoint.xshape = tuple(x[0].shape)
+        return [adjoint(dy[0])]
+
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         if self.mode == "nearest":
             g = dy[0]

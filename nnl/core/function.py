@@ -225,6 +225,10 @@ class Function:
     def inplace_data_with(self, i: int) -> int:
         return 0
 
+    def prohibit_clear_input_buffers(self) -> bool:
+        """True for functions whose inputs must survive clear_buffer (Sink: they are what the user asked for)."""
+        return False
+
     def need_setup_recompute(self, o: int) -> bool:
         return False
 

@@ -294,11 +294,7 @@ def _forward_frees(order: list[Function], roots: Sequence[Any], only_no_need_gra
 
 def _protected_inputs(order: list[Function]) -> set[int]:
     """Data buffers that functions such as Sink ask never to free (the outputs the user wants)."""
-    return {id(v._data) for f in order if getattr(f, "prohibit_clear_input_buffers", _false)() for v in f.inputs}
-
-
-def _false() -> bool:
-    return False
+    return {id(v._data) for f in order if f.prohibit_clear_input_buffers() for v in f.inputs}
 
 
 # -- backward -------------------------------------------------------------------------------------------------

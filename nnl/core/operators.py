@@ -180,7 +180,6 @@ def _is_advanced(k: Any) -> bool:
 
 
 def _advanced_getitem(x: Any, key: tuple[Any, ...]) -> Any:
-    from nnl.core.ndarray import NdArray
     from nnl.core.variable import Variable
 
     F = _functions()
@@ -192,13 +191,7 @@ def _advanced_getitem(x: Any, key: tuple[Any, ...]) -> Any:
             if len(key) == 1:
                 return F.gather(x, key[0], axis=0)
             return F.gather_nd(x, F.stack(*key, axis=0))
-    plain = []
-    for k in key:
-        if isinstance(k, Variable):
-            k = k.d
-        elif isinstance(k, NdArray):
-            k = k.data
-        plain.append(np.asarray(k) if isinstance(k, (list, tuple, np.ndarray)) else k)
+    plain = [np.asarray(k) if isinstance(k, (list, tuple, np.ndarray)) else k for k in _plain_key(key)]
     if (
         len(plain) == 1
         and plain[0].dtype == bool

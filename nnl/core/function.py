@@ -85,10 +85,12 @@ class Function:
     output_names: ClassVar[tuple[str, ...]] = ("y",)
     grad_depends_input: ClassVar[bool | tuple[int, ...]] = True
     grad_depends_output: ClassVar[bool] = False
+    data_dependent_shape: ClassVar[bool] = False  # output shapes follow input *values* (NonZero, Unique...)
     args_spec: ClassVar[dict[str, ArgumentSpec]] = {}
     _argument_names: ClassVar[tuple[str, ...]] = ()
     _argument_defaults: ClassVar[dict[str, Any]] = {}
     _required_arguments: ClassVar[tuple[str, ...]] = ()
+    _float_arguments: ClassVar[tuple[str, ...]] = ()
 
     # per-instance engine state (class defaults until set)
     context: Context | None = None
@@ -115,6 +117,7 @@ class Function:
         cls._argument_names = tuple(spec)
         cls._argument_defaults = {a.name: a.default for a in spec.values() if a.default is not REQUIRED}
         cls._required_arguments = tuple(a.name for a in spec.values() if a.default is REQUIRED)
+        cls._float_arguments = tuple(a.name for a in spec.values() if a.type == "float")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args and type(args[0]) is Context:  # nnabla's F.Affine(ctx, base_axis) form
@@ -132,6 +135,10 @@ class Function:
                 if key not in self.args_spec:
                     raise TypeError(f"{self.name}: unexpected argument {key!r}; its arguments are ({', '.join(names)}).")
             state.update(kwargs)
+        for name in self._float_arguments:  # nnabla stores `float` arguments in single precision (as NNP files do)
+            value = state.get(name)
+            if value is not None and type(value) is not bool:
+                state[name] = float(np.float32(value))
         if self._required_arguments:
             for required in self._required_arguments:
                 if required not in state:

@@ -1153,6 +1153,8 @@ def gather_nd(data: Any, indices: Any) -> Any:
 class BoolGather(Function):
     """The rows of ``input`` where ``mask`` (its leading axes) is non-zero: output (nnz, *input.shape[mask.ndim:])."""
 
+    data_dependent_shape = True
+
     input_names = ("input", "mask")
     output_names = ("output",)
     grad_depends_input = (1,)
@@ -1446,6 +1448,8 @@ def bool_fill(data: Any, mask: Any, value: float = 0, n_outputs: int = -1, outpu
 class PackPaddedSequence(Function):
     """Pack a padded (T, B, ...) batch (``batch_first``: (B, T, ...)) of sequences sorted by decreasing length."""
 
+    data_dependent_shape = True
+
     input_names = ("padded_sequence", "lengths")
     output_names = ("pack_sequence", "batch_sizes")
     batch_first: Bool = False
@@ -1491,6 +1495,8 @@ def pack_padded_sequence(
 class PadPackedSequence(Function):
     """Unpack a packed (N, ...) sequence to (T, B, ...) (``batch_first``: (B, T, ...)) padded with ``padding_value``;
     also outputs the lengths. ``total_length`` pads the time axis further."""
+
+    data_dependent_shape = True
 
     input_names = ("packed_sequence", "batch_sizes")
     output_names = ("padded_sequence", "lengths")
@@ -1554,6 +1560,8 @@ def pad_packed_sequence(
 
 class NonZero(Function):
     """Indices (int64) of the non-zero elements of ``x``, of shape (x.ndim, nnz)."""
+
+    data_dependent_shape = True
 
     grad_depends_input = False
 

@@ -259,6 +259,8 @@ class ONNXNonMaxSuppression(Function):
     ``center_point_box=0``: boxes are corners ``[y1, x1, y2, x2]`` (any diagonal); 1: ``[x_center, y_center, w, h]``.
     """
 
+    data_dependent_shape = True
+
     input_names = ("boxes", "scores")
     center_point_box: Int64 = 0
     max_output_boxes_per_class: Int64 = 0
@@ -542,6 +544,8 @@ class Unique(Function):
     """The unique elements of ``x`` (``flatten``) or unique slices along ``axis``, sorted or in order of first
     occurrence, with optionally the first-occurrence ``indices``, the ``inverse_indices`` and the ``counts``
     (int32 outputs, in that order, each only when asked)."""
+
+    data_dependent_shape = True
 
     output_names = ("y", "indices?", "inverse_indices?", "counts?")
     flatten: Bool = True

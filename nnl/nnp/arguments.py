@@ -37,6 +37,14 @@ def _function_class(proto: Any, where: str) -> type[Function]:
         raise ValueError(f"{where}: function {proto.name!r}: {e}") from None
 
 
+def _means_default(type_name: str, name: str, value: Any) -> bool:
+    """An empty field of an argument whose default is computed (``None``) stands for that default, except where
+    empty is a real value (``axes=()`` reduces nothing, ``shape=()`` is a scalar)."""
+    if type_name == "string":
+        return value == ""
+    return type_name == "Shape" and name != "shape" and value == ()
+
+
 def arguments_from_proto(proto: Any, where: str = "NNP") -> dict[str, Any]:
     """The keyword arguments of the function a ``Function`` message describes.
 
@@ -57,7 +65,7 @@ def arguments_from_proto(proto: Any, where: str = "NNP") -> dict[str, Any]:
             value = tuple(int(d) for d in value.dim)
         elif spec.type.startswith("repeated"):
             value = tuple(value)
-        if spec.default is None and value in ((), ""):
+        if spec.default is None and _means_default(spec.type, name, value):
             value = None
         args[name] = value
     return args

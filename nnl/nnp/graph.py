@@ -150,6 +150,7 @@ def build_network(
     rng = rng or np.random.RandomState(0)
     net = NnpNetwork(network.name, batch)
     check_shapes = batch == int(network.batch_size or batch)
+    data_dependent: set[str] = set()  # outputs whose shapes are known only after forward
 
     declared = {v.name: v for v in network.variable}
     for var in network.variable:
@@ -170,11 +171,13 @@ def build_network(
             shapes = ", ".join(f"{i}{tuple(v.shape)}" for i, v in zip(proto.input, inputs))
             raise ValueError(f"{where}: function {proto.name!r} ({proto.type}) with inputs {shapes}: {e}") from e
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        if function.data_dependent_shape or data_dependent.intersection(proto.input):
+            data_dependent.update(proto.output)
         for output_name, v in zip(proto.output, outputs):
             var = declared.get(output_name)
             # Declared shapes are checked at the file's own batch size only: nnabla writes literal batch dims
             # where the batch moved (after a Transpose, say), which other batch sizes legitimately change.
-            if check_shapes and var is not None and var.shape.dim and _declared_shape(var, batch) != tuple(v.shape):
+            if check_shapes and output_name not in data_dependent and var is not None and var.shape.dim and _declared_shape(var, batch) != tuple(v.shape):
                 raise ValueError(
                     f"{where}: function {proto.name!r} ({proto.type}) gives {output_name!r} the shape {tuple(v.shape)}"
                     f" but the network declares {_declared_shape(var, batch)}."

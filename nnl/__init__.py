@@ -28,22 +28,24 @@ from nnl.parameter import (
     parameter_scope,
 )
 from nnl.parameter_io import load_parameters, save_parameters
-from nnl.solver import set_solver_post_hook, set_solver_pre_hook, unset_solver_post_hook, unset_solver_pre_hook
 
 __version__ = "0.1.0"
 
 logger = logging.getLogger("nnl")
 
 
+_SOLVER_HOOKS = ("set_solver_pre_hook", "set_solver_post_hook", "unset_solver_pre_hook", "unset_solver_post_hook")
 _LAZY_MODULES = ("function_bases", "backward_functions", "backward_function", "functions", "parametric_functions", "solvers")
 
 
 def __getattr__(name: str) -> object:
     """nnabla exposes its submodules as attributes (``nn.function_bases``); load them on first use."""
-    if name in _LAZY_MODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_MODULES:
         return importlib.import_module(f"nnl.{name}")
+    if name in _SOLVER_HOOKS:  # lazily, so that inference-only programs never import the solvers
+        return getattr(importlib.import_module("nnl.solver"), name)
     raise AttributeError(f"module 'nnl' has no attribute {name!r}")
 
 

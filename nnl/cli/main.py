@@ -7,6 +7,7 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "convert": "nnl.cli.convert",
     "function_info": "nnl.cli.function_info",
     "version": "nnl.cli.version",
 }
@@ -25,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    return int(modules[args.command].run(args) or 0)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except (ValueError, FileNotFoundError, NotImplementedError) as e:  # bad input: a message, not a traceback
+        print(f"nnl {args.command}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -237,3 +237,54 @@ def test_parameter_shape_against_network(saved, tmp_path):
 def test_unknown_network_name(saved):
     with pytest.raises(ValueError, match="no network named 'other'"):
         NnpLoader(str(saved)).get_network("other")
+
+
+# -- NnpNetworkPass (graph surgery while loading) ----------------------------------------------------------------
+
+
+def test_network_pass_transfer_learning(lenet, tmp_path):
+    from nnl.utils.nnp_graph import NnpNetworkPass
+
+    x, y = lenet
+    path = tmp_path / "m.nnp"
+    save(str(path), _contents(x, y))
+    features_name = read_nnp(str(path)).network("net").function[3].output[0]  # fc1's output, before its ReLU
+    nn.clear_parameters()
+    loader = NnpLoader(str(path))
+    own_input = nn.Variable((2, 1, 12, 12))
+    own_input.d = x.d[:2]
+    p = NnpNetworkPass()
+    p.set_variable("x", own_input)
+    p.use_up_to(features_name)
+    p.fix_parameters()
+    net = loader.get_network("net", batch_size=2, callback=p)
+    assert net.inputs["x"] is own_input and list(net.outputs) == [features_name]
+    assert all(not v.need_grad for v in net.parameters.values())
+    assert nn.get_parameters()["fc1/affine/W"].need_grad  # the scope's flags are untouched
+    features = net.outputs[features_name]
+    features.forward()
+    ref = F.affine(F.relu(F.max_pooling(F.convolution(own_input, *[nn.get_parameters()[f"conv1/conv/{k}"]
+                                                                   for k in "Wb"]), (2, 2))),
+                   nn.get_parameters()["fc1/affine/W"], nn.get_parameters()["fc1/affine/b"])
+    ref.forward()
+    np.testing.assert_allclose(features.d, ref.d, rtol=1e-6)
+
+
+def test_network_pass_remove_and_rewire_and_bn(tmp_path):
+    from nnl.utils.nnp_graph import NnpNetworkPass
+
+    nn.clear_parameters()
+    x = nn.Variable((2, 3, 4, 4))
+    h = PF.batch_normalization(x, batch_stat=True, name="bn")
+    y = F.softmax(F.average_pooling(h, (2, 2)))
+    save(str(tmp_path / "m.nnp"), _contents(x, y, batch_size=2))
+    p = NnpNetworkPass()
+    p.remove_and_rewire("@net/Softmax")
+    p.set_batch_normalization_batch_stat_all(False)
+    p.force_average_pooling_global("@net/AveragePooling")
+    net = NnpLoader(str(tmp_path / "m.nnp")).get_network("net", callback=p)
+    assert [f.name for f in net.functions.values()] == ["BatchNormalization", "AveragePooling"]
+    bn, pool = net.functions.values()
+    assert bn.batch_stat is False and tuple(pool.kernel) == (4, 4)
+    (out,) = net.outputs.values()
+    assert out.shape == (2, 3, 1, 1)

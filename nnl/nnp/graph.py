@@ -142,25 +142,37 @@ def build_network(
     parameter_scope: bool = True,
     rng: np.random.RandomState | None = None,
     where: str = "NNP",
+    callback: Any = None,
 ) -> NnpNetwork:
-    """Build the network ``name`` (default: the first) of ``nnp`` with ``batch_size`` (default: the file's)."""
+    """Build the network ``name`` (default: the first) of ``nnp`` with ``batch_size`` (default: the file's).
+
+    ``callback``: an ``NnpNetworkPass`` whose edits are applied first (nnabla's ``get_network(callback=)``).
+    """
     network = _expanded(nnp.network(name))
     where = f"{where} network {network.name!r}"
     batch = int(batch_size) if batch_size is not None else int(network.batch_size or 1)
+    prepared = callback.prepare(network, batch) if callback is not None else None
+    if prepared is not None:
+        network = _up_to(prepared.network, prepared.outputs, where) if prepared.outputs else prepared.network
+    replacements = prepared.replacements if prepared is not None else {}
     rng = rng or np.random.RandomState(0)
     net = NnpNetwork(network.name, batch)
-    check_shapes = batch == int(network.batch_size or batch)
+    check_shapes = batch == int(network.batch_size or batch) and prepared is None  # a pass may change shapes
     data_dependent: set[str] = set()  # outputs whose shapes are known only after forward
 
     declared = {v.name: v for v in network.variable}
     for var in network.variable:
         shape = _declared_shape(var, batch)
         if var.type == "Parameter":
-            net.parameters[var.name] = net.variables[var.name] = _parameter(
-                var, nnp, shape, parameter_scope, rng, where
-            )
+            param = replacements.get(var.name) or _parameter(var, nnp, shape, parameter_scope, rng, where)
+            if prepared is not None and prepared.fix_parameters:
+                param = param.get_unlinked_variable(need_grad=False)
+            net.parameters[var.name] = net.variables[var.name] = param
     for input_name in network_inputs(network):
-        net.inputs[input_name] = net.variables[input_name] = Variable(_declared_shape(declared[input_name], batch))
+        given = replacements.get(input_name)
+        net.inputs[input_name] = net.variables[input_name] = (
+            given if given is not None else Variable(_declared_shape(declared[input_name], batch))
+        )
 
     for proto in _ordered(list(network.function), set(net.variables), where):
         function = create_function(proto, where, **_batch_arguments(proto, batch))
@@ -184,6 +196,31 @@ def build_network(
                 )
             net.variables[output_name] = v
         net.functions[proto.name] = function
-    for output_name in network_outputs(network):
+    for output_name in (prepared.outputs if prepared is not None and prepared.outputs else network_outputs(network)):
         net.outputs[output_name] = net.variables[output_name]
     return net
+
+
+def _up_to(network: Any, outputs: list[str], where: str) -> Any:
+    """A copy of ``network`` keeping only the functions ``outputs`` depend on."""
+    producer = {o: f for f in network.function for o in f.output}
+    unknown = [o for o in outputs if o not in producer and o not in {v.name for v in network.variable}]
+    if unknown:
+        raise ValueError(f"{where}: use_up_to names {unknown}, which the network does not have.")
+    needed: set[str] = set()
+    stack = list(outputs)
+    while stack:
+        f = producer.get(stack.pop())
+        if f is not None and f.name not in needed:
+            needed.add(f.name)
+            stack.extend(f.input)
+    trimmed = type(network)()
+    trimmed.CopyFrom(network)
+    kept = [f for f in network.function if f.name in needed]
+    del trimmed.function[:]
+    trimmed.function.extend(kept)
+    used = {n for f in kept for n in (*f.input, *f.output)}
+    kept_vars = [v for v in network.variable if v.name in used]
+    del trimmed.variable[:]
+    trimmed.variable.extend(kept_vars)
+    return trimmed

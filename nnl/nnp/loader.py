@@ -17,10 +17,11 @@ from typing import Any
 
 from nnl.nnp.container import NnpFile, read_nnp
 from nnl.nnp.graph import NnpNetwork, build_network
+from nnl.nnp.network_pass import NnpNetworkPass
 from nnl.parameter import parameter_scope
 from nnl.parameter_io import _describe, _Entry, _publish
 
-__all__ = ["NnpLoader", "NnpNetwork", "publish_parameters"]
+__all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass", "publish_parameters"]
 
 
 def publish_parameters(nnp: NnpFile, where: str, scope: OrderedDict[str, Any] | None = None) -> None:
@@ -49,17 +50,9 @@ class NnpLoader:
     def get_network(self, name: str, batch_size: int | None = None, callback: Any = None) -> NnpNetwork:
         """The network ``name`` built with ``batch_size`` (default: the file's), parameters from the scope.
 
-        ``callback`` (an ``NnpNetworkPass``-like object with ``apply(network_proto) -> network_proto``) edits the
-        network before it is built.
+        ``callback``: an ``nnl.utils.nnp_graph.NnpNetworkPass`` editing the network as it is built.
         """
-        nnp = self.nnp
-        if callback is not None:
-            edited = NnpFile(type(nnp.proto)(), nnp.parameters, nnp.need_grad)
-            edited.proto.CopyFrom(nnp.proto)
-            network = edited.network(name)
-            network.CopyFrom(callback.apply(network))
-            nnp = edited
         if self.scope is None:
-            return build_network(nnp, name, batch_size, parameter_scope=True, where=self.where)
+            return build_network(self.nnp, name, batch_size, parameter_scope=True, where=self.where, callback=callback)
         with parameter_scope("", self.scope):
-            return build_network(nnp, name, batch_size, parameter_scope=True, where=self.where)
+            return build_network(self.nnp, name, batch_size, parameter_scope=True, where=self.where, callback=callback)

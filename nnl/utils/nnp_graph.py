@@ -2,5 +2,6 @@
 
 from nnl.nnp.graph import NnpNetwork
 from nnl.nnp.loader import NnpLoader
+from nnl.nnp.network_pass import NnpNetworkPass
 
-__all__ = ["NnpLoader", "NnpNetwork"]
+__all__ = ["NnpLoader", "NnpNetwork", "NnpNetworkPass"]

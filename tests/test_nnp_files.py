@@ -288,3 +288,26 @@ def test_network_pass_remove_and_rewire_and_bn(tmp_path):
     assert bn.batch_stat is False and tuple(pool.kernel) == (4, 4)
     (out,) = net.outputs.values()
     assert out.shape == (2, 3, 1, 1)
+
+
+@pytest.mark.parametrize("comm_size", [1, 2])
+def test_scheduler_from_proto(comm_size):
+    from google.protobuf import text_format
+
+    from nnl.nnp import nnabla_pb2 as pb
+    from nnl.nnp.load import scheduler_from_proto
+
+    solver = text_format.Parse(
+        'type: "Sgd" sgd_param { lr: 0.1 } lr_scheduler_type: "Step" step_scheduler_param { gamma: 0.5 iter_steps: 10 '
+        'iter_steps: 20 } lr_warmup_scheduler_type: "Linear" linear_warmup_scheduler_param { warmup_iter: 4 }',
+        pb.Solver(),
+    )
+    s = scheduler_from_proto(solver, 0.1, "test", comm_size)
+    warm, step = 4 // comm_size, [10 // comm_size, 20 // comm_size]
+    for it in (0, 1, 5, 12, 30):
+        expected = 0.1 * 0.5 ** sum(it >= k for k in step) * (min(1.0, (it + 1) / warm))
+        assert s.get_learning_rate(it) == pytest.approx(expected)
+    legacy = text_format.Parse('type: "Sgd" lr_decay: 0.9 lr_decay_interval: 3', pb.Solver())
+    assert scheduler_from_proto(legacy, 1.0, "test").get_learning_rate(7) == pytest.approx(0.9**2)
+    with pytest.raises(ValueError, match="Magic"):
+        scheduler_from_proto(text_format.Parse('lr_scheduler_type: "Magic"', pb.Solver()), 1.0, "test")

@@ -18,7 +18,7 @@ from nnl.nnp.graph import NnpNetwork, build_network
 from nnl.nnp.loader import publish_parameters
 from nnl.parameter_io import _describe
 
-__all__ = ["Info", "load", "solver_from_proto", "context_from_proto"]
+__all__ = ["Info", "load", "solver_from_proto", "scheduler_from_proto", "context_from_proto"]
 
 
 @dataclass
@@ -66,11 +66,8 @@ class OptimizerInfo:
     parameter_learning_rate_multipliers: OrderedDict[str, float]
     start_iter: int
     end_iter: int
+    scheduler: Any = None
     proto: Any = None
-
-    @property
-    def lr_scheduler_type(self) -> str:
-        return str(self.proto.solver.lr_scheduler_type) if self.proto is not None else ""
 
 
 @dataclass
@@ -145,6 +142,41 @@ def solver_from_proto(solver: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def scheduler_from_proto(solver: Any, init_lr: float, where: str, comm_size: int = 1) -> Any:
+    """The learning-rate scheduler a ``Solver`` message describes (nnabla_cli's rules; iteration counts are divided
+    by the number of data-parallel processes). Without one, the legacy ``lr_decay`` every ``lr_decay_interval``."""
+    from nnl.utils import learning_rate_scheduler as L
+
+    kind = solver.lr_scheduler_type
+    scheduler: Any = L.ExponentialScheduler(init_lr, 1.0, 1)
+    if kind == "Polynomial":
+        p = solver.polynomial_scheduler_param
+        if p.power != 0.0:
+            scheduler = L.PolynomialScheduler(init_lr, p.max_iter // comm_size, p.power)
+    elif kind == "Cosine":
+        scheduler = L.CosineScheduler(init_lr, solver.cosine_scheduler_param.max_iter // comm_size)
+    elif kind == "Exponential":
+        p = solver.exponential_scheduler_param
+        if p.gamma != 1.0:
+            scheduler = L.ExponentialScheduler(init_lr, p.gamma, max(p.iter_interval // comm_size, 1))
+    elif kind == "Step":
+        p = solver.step_scheduler_param
+        if p.gamma != 1.0 and p.iter_steps:
+            scheduler = L.StepScheduler(init_lr, p.gamma, [s // comm_size for s in p.iter_steps])
+    elif kind == "":
+        if solver.lr_decay_interval != 0 or solver.lr_decay != 0.0:
+            decay = solver.lr_decay if solver.lr_decay > 0.0 else 1.0
+            scheduler = L.ExponentialScheduler(init_lr, decay, max(solver.lr_decay_interval // comm_size, 1))
+    else:
+        raise ValueError(f"{where}: learning-rate scheduler {kind!r} is not supported (Polynomial, Cosine, "
+                         "Exponential, Step, or none).")
+    if solver.lr_warmup_scheduler_type == "Linear":
+        warmup = solver.linear_warmup_scheduler_param.warmup_iter
+        if warmup >= comm_size:
+            scheduler = L.LinearWarmupScheduler(scheduler, warmup // comm_size)
+    return scheduler
+
+
 def _data(entries: Any) -> OrderedDict[str, str]:
     return OrderedDict((d.variable_name, d.data_name) for d in entries)
 
@@ -159,9 +191,10 @@ def _network(info: Info, name: str, owner: str, where: str) -> NnpNetwork:
     return info.networks[name]
 
 
-def _optimizer(info: Info, o: Any, where: str) -> OptimizerInfo:
+def _optimizer(info: Info, o: Any, where: str, comm_size: int) -> OptimizerInfo:
     network = _network(info, o.network_name, f"optimizer {o.name!r}", where)
     solver = solver_from_proto(o.solver, f"{where}: optimizer {o.name!r}")
+    scheduler = scheduler_from_proto(o.solver, solver.learning_rate(), f"{where}: optimizer {o.name!r}", comm_size)
     multipliers = OrderedDict((p.variable_name, p.learning_rate_multiplier) for p in o.parameter_variable)
     trained = OrderedDict(
         (name, v) for name, v in network.parameters.items() if multipliers.get(name, 1.0 if not multipliers else 0) > 0
@@ -181,8 +214,9 @@ def _optimizer(info: Info, o: Any, where: str) -> OptimizerInfo:
         generator_variables=_generators(o.generator_variable),
         loss_variables=[v.variable_name for v in o.loss_variable],
         parameter_learning_rate_multipliers=multipliers,
-        start_iter=int(o.start_iter),
-        end_iter=int(o.end_iter),
+        start_iter=(int(o.start_iter) - 1) // comm_size + 1 if o.start_iter > 0 else 0,
+        end_iter=(int(o.end_iter) - 1) // comm_size + 1 if o.end_iter > 0 else 0,
+        scheduler=scheduler,
         proto=o,
     )
 
@@ -195,12 +229,14 @@ def load(
     parameter_only: bool = False,
     extension: str = ".nntxt",
     context: str | None = None,
+    comm_size: int = 1,
 ) -> Info:
     """Load the configuration in ``filenames`` (one or several .nnp/.nntxt/.protobuf/.h5 files, merged).
 
     Parameters go into the current parameter scope (unless ``exclude_parameter``); ``parameter_only`` stops there.
     Networks are built with ``batch_size`` (default: each network's own). Data iterators for the datasets are made
-    by the training workflow (``nnl.utils.data_iterator``), not here.
+    by the training workflow (``nnl.utils.data_iterator``), not here. ``comm_size`` (data-parallel processes)
+    divides the schedulers' iteration counts, as nnabla_cli does.
     """
     del prepare_data_iterator  # datasets are described here; iterators are created by the training workflow
     if isinstance(filenames, (str, bytes)) or hasattr(filenames, "read") or hasattr(filenames, "__fspath__"):
@@ -231,7 +267,7 @@ def load(
             bool(d.no_image_normalization), bool(d.overwrite_cache), bool(d.create_cache_explicitly),
         )
     for o in proto.optimizer:
-        info.optimizers[o.name] = _optimizer(info, o, where)
+        info.optimizers[o.name] = _optimizer(info, o, where, comm_size)
     for m in proto.monitor:
         info.monitors[m.name] = MonitorInfo(
             m.name, _network(info, m.network_name, f"monitor {m.name!r}", where), list(m.dataset_name),

@@ -8,6 +8,9 @@ import sys
 
 SUBCOMMANDS = {
     "convert": "nnl.cli.convert",
+    "dataset": "nnl.cli.dataset",
+    "forward": "nnl.cli.forward",
+    "train": "nnl.cli.train",
     "function_info": "nnl.cli.function_info",
     "version": "nnl.cli.version",
 }

@@ -1,0 +1,325 @@
+"""``nnl train``: train what an nntxt/NNP configuration describes, with nnabla_cli's semantics.
+
+Per iteration, each optimizer active at that iteration (``start_iter``/``end_iter``) takes the next batch of its
+datasets (``data_variable``: network variable <- dataset column; reserved names ``%iter``, ``%max_iter``,
+``%epoch``, ``%epochf``, ``%max_epoch``, ``%progress``), fills its generator variables (``Normal``, ``Uniform``,
+``Constant``), runs forward and backward of its loss variables (gradient ``1 / loss size``, so per-sample losses are
+averaged), and every ``update_interval`` iterations applies weight decay, the learning-rate schedule and the update.
+After each epoch the monitors are evaluated (every ``monitor_interval`` epochs and the first five), the best
+``valid_error`` is kept in ``results.nnp`` (``save_best``; otherwise the latest evaluated model), and a checkpoint
+``results_current_<epoch>.nnp`` makes ``--resume`` continue exactly where the run stopped.
+
+Outputs in ``outdir``: ``monitoring_report.yml``, ``results.nnp``, ``results_current_<epoch>.nnp``, the learning
+curves as ``<name>.series.txt`` (``cost``, then each monitor) and ``learning_curve.png``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import nnl
+import nnl.functions as F
+from nnl.core.random import function_rng
+from nnl.nnp.load import Info, load
+from nnl.parameter import clear_parameters
+from nnl.parameter_io import load_parameters
+from nnl.training import checkpoint, report
+
+__all__ = ["Trainer", "train"]
+
+_RESERVED = ("%iter", "%max_iter", "%epoch", "%epochf", "%max_epoch", "%progress")
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports: per-epoch costs and monitor errors, the best error and its epoch."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_error: float | None = None
+    best_epoch: int | None = None
+    completed: bool = False
+
+
+class _Feeds:
+    """Data iterators by dataset name, made once per run from the configuration's datasets."""
+
+    def __init__(self, info: Info, config_dir: str, seed: int, comm: Any) -> None:
+        self.info, self.config_dir, self.seed, self.comm = info, config_dir, seed, comm
+        self.training: dict[str, Any] = {}
+
+    def _uri(self, name: str) -> tuple[str, Any]:
+        if name not in self.info.datasets:
+            raise ValueError(f"train: the configuration refers to dataset {name!r}, which it does not define.")
+        d = self.info.datasets[name]
+        if not d.uri.strip():
+            raise ValueError(f"train: dataset {name!r} has an empty uri.")
+        uri = d.uri if os.path.isabs(d.uri) else os.path.join(self.config_dir, d.uri)
+        return uri, d
+
+    def make(self, name: str, shuffle: bool | None, rng: np.random.RandomState) -> Any:
+        from nnl.utils.data_iterator import data_iterator_csv_dataset
+
+        uri, d = self._uri(name)
+        if not os.path.exists(uri):
+            raise FileNotFoundError(f"train: dataset {name!r}: {uri!r} does not exist.")
+        iterator = data_iterator_csv_dataset(
+            uri, d.batch_size, d.shuffle if shuffle is None else shuffle, rng=rng, normalize=not d.no_image_normalization,
+            with_file_cache=False,
+        )
+        if self.comm is not None and self.comm.size > 1:
+            iterator = iterator.slice(rng=np.random.RandomState(self.seed), num_of_slices=self.comm.size,
+                                      slice_pos=self.comm.rank)
+        return iterator
+
+    def for_training(self, name: str) -> Any:
+        if name not in self.training:
+            self.training[name] = self.make(name, None, np.random.RandomState(self.seed + len(self.training)))
+        return self.training[name]
+
+    def close(self) -> None:
+        for iterator in self.training.values():
+            iterator.close()
+
+
+def _reserved(name: str, iteration: int, iter_per_epoch: int, max_epoch: int) -> float:
+    return {
+        "%iter": iteration,
+        "%max_iter": max_epoch * iter_per_epoch,
+        "%epoch": iteration // iter_per_epoch,
+        "%epochf": iteration / iter_per_epoch,
+        "%max_epoch": max_epoch,
+        "%progress": iteration / iter_per_epoch / max_epoch,
+    }[name]
+
+
+class Trainer:
+    """One training run of a configuration file (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: str,
+        outdir: str,
+        context: str | None = None,
+        param: str | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        comm: Any = None,
+    ) -> None:
+        self.config, self.outdir, self.seed, self.progress, self.comm = config, outdir, seed, progress, comm
+        os.makedirs(outdir, exist_ok=True)
+        clear_parameters()
+        nnl.seed(seed)
+        comm_size = comm.size if comm is not None else 1
+        self.info = load([config], exclude_parameter=True, context=context, comm_size=comm_size)
+        if param:
+            load_parameters(param)
+        t = self.info.training_config
+        if t is None or not self.info.optimizers:
+            raise ValueError(f"train: {config!r} has no training_config or no optimizer to train with.")
+        self.max_epoch = int(t.max_epoch)
+        self.iter_per_epoch = int(t.iter_per_epoch) // comm_size
+        self.monitor_interval = max(int(t.monitor_interval), 1)
+        self.save_best = bool(t.save_best)
+        self.generator_rng = np.random.RandomState(seed + 1000)
+        self.feeds = _Feeds(self.info, os.path.dirname(os.path.abspath(config)), seed, comm)
+        self.losses = {name: self._loss(o) for name, o in self.info.optimizers.items()}
+
+    @property
+    def rank0(self) -> bool:
+        return self.comm is None or self.comm.rank == 0
+
+    # -- one iteration ----------------------------------------------------------------------------------------
+    def _loss(self, o: Any) -> tuple[Any, list[Any]]:
+        network = o.network
+        names = o.loss_variables or list(network.outputs)
+        try:
+            variables = [network.variables[n] for n in names]
+        except KeyError as e:
+            raise ValueError(f"train: optimizer {o.name!r}: loss variable {e} is not in network "
+                             f"{network.name!r}.") from None
+        target = variables[0] if len(variables) == 1 else F.sink(*variables, one_input_grad=False)
+        return target, variables
+
+    def _fill(self, network: Any, data_variables: dict[str, str], generators: dict[str, tuple[str, float]],
+              data: dict[str, np.ndarray], iteration: int, owner: str) -> None:
+        for var_name, data_name in data_variables.items():
+            if var_name not in network.variables:
+                raise ValueError(f"train: {owner}: data variable {var_name!r} is not in network {network.name!r}.")
+            var = network.variables[var_name]
+            if data_name in _RESERVED:
+                var.d = _reserved(data_name, iteration, self.iter_per_epoch, self.max_epoch)
+            elif data_name in data:
+                value = data[data_name]
+                if tuple(value.shape) != tuple(var.shape):
+                    value = value.reshape(var.shape) if value.size == var.size else value
+                if tuple(value.shape) != tuple(var.shape):
+                    raise ValueError(f"train: {owner}: dataset column {data_name!r} gives shape {tuple(value.shape)}"
+                                     f" but variable {var_name!r} has shape {tuple(var.shape)}.")
+                var.d = value
+            else:
+                raise ValueError(f"train: {owner}: variable {var_name!r} wants column {data_name!r}, which the "
+                                 f"dataset does not have (it has {sorted(data)}).")
+        for var_name, (kind, multiplier) in generators.items():
+            var = network.variables[var_name]
+            if kind == "Normal":
+                var.d = self.generator_rng.randn(*var.shape) * multiplier
+            elif kind == "Uniform":
+                var.d = self.generator_rng.uniform(-multiplier, multiplier, var.shape)
+            elif kind == "Constant":
+                var.d = multiplier
+            else:
+                raise ValueError(f"train: {owner}: generator {var_name!r} has unknown type {kind!r}.")
+
+    def _active(self, o: Any, iteration: int) -> bool:
+        return (o.start_iter == 0 or iteration + 1 >= o.start_iter) and (o.end_iter == 0 or iteration + 1 <= o.end_iter)
+
+    def _batches(self, o: Any, loaded: dict[str, tuple]) -> dict[str, np.ndarray]:
+        data: dict[str, np.ndarray] = {}
+        for name in o.dataset_names:
+            iterator = self.feeds.for_training(name)
+            if name not in loaded:
+                loaded[name] = iterator.next()
+            data.update(zip(iterator.variables, loaded[name]))
+        return data
+
+    def step(self, iteration: int) -> float | None:
+        """Run one iteration of every active optimizer; the mean loss of the first (for the learning curve)."""
+        loaded: dict[str, tuple] = {}
+        cost = None
+        for name, o in self.info.optimizers.items():
+            if not self._active(o, iteration):
+                continue
+            data = self._batches(o, loaded)
+            self._fill(o.network, o.data_variables, o.generator_variables, data, iteration, f"optimizer {name!r}")
+            target, losses = self.losses[name]
+            target.forward(clear_no_need_grad=True)
+            if cost is None:
+                cost = float(sum(np.mean(v.d) for v in losses))
+            if iteration % o.update_interval == 0:
+                o.solver.zero_grad()
+            for v in losses:
+                v.grad.fill(1.0 / losses[0].size)
+            target.backward(grad=None, clear_buffer=True)
+            if self.comm is not None and self.comm.size > 1 and iteration % o.update_interval == o.update_interval - 1:
+                self.comm.all_reduce([p.grad for p in o.solver.get_parameters().values()], division=True,
+                                     inplace=True)
+            if iteration % o.update_interval == o.update_interval - 1:
+                if o.weight_decay > 0:
+                    o.solver.weight_decay(o.weight_decay)
+                o.solver.set_learning_rate(o.scheduler.get_learning_rate(iteration))
+                o.solver.update()
+        return cost
+
+    def skip(self, iteration: int) -> None:
+        """Consume the batches ``step(iteration)`` would (to resume with the data order of an uninterrupted run)."""
+        loaded: dict[str, tuple] = {}
+        for o in self.info.optimizers.values():
+            if self._active(o, iteration):
+                self._batches(o, loaded)
+
+    # -- evaluation ---------------------------------------------------------------------------------------------
+    def evaluate(self, epoch: int) -> dict[str, float]:
+        """Mean of each monitor's variables over its whole dataset (a fresh iterator per evaluation)."""
+        errors: dict[str, float] = {}
+        for name, m in self.info.monitors.items():
+            total, count = 0.0, 0
+            network = m.network
+            outputs = [network.variables[v] for v in m.monitor_variables]
+            target = outputs[0] if len(outputs) == 1 else F.sink(*outputs, one_input_grad=False)
+            for dataset in m.dataset_names:
+                iterator = self.feeds.make(dataset, False, np.random.RandomState(self.seed))
+                try:
+                    batches = max(1, math.ceil(iterator.size / iterator.batch_size))
+                    for _ in range(batches):
+                        data = dict(zip(iterator.variables, iterator.next()))
+                        self._fill(network, m.data_variables, m.generator_variables, data, epoch, f"monitor {name!r}")
+                        with nnl.no_grad():
+                            target.forward(clear_buffer=True)
+                        total += float(sum(np.mean(v.d) for v in outputs))
+                        count += 1
+                finally:
+                    iterator.close()
+            error = total / count if count else 0.0
+            errors[name] = 0.0 if not np.isfinite(error) else error
+        return errors
+
+    # -- the run --------------------------------------------------------------------------------------------------
+    def _state(self, iteration: int, result: TrainResult) -> dict[str, Any]:
+        return {
+            "iteration": iteration,
+            "history": result.history,
+            "best_error": result.best_error,
+            "best_epoch": result.best_epoch,
+            "function_rng": checkpoint.rng_state(function_rng()),
+            "generator_rng": checkpoint.rng_state(self.generator_rng),
+        }
+
+    def _resume(self, result: TrainResult) -> int:
+        found = checkpoint.latest_checkpoint(self.outdir)
+        if found is None:
+            return 0
+        _, path = found
+        load_parameters(path)
+        state = checkpoint.read_checkpoint(path, self.info.optimizers)
+        result.history = state["history"]
+        result.best_error, result.best_epoch = state["best_error"], state["best_epoch"]
+        checkpoint.set_rng_state(function_rng(), state["function_rng"])
+        checkpoint.set_rng_state(self.generator_rng, state["generator_rng"])
+        iteration = int(state["iteration"])
+        for it in range(iteration):
+            self.skip(it)
+        return iteration
+
+    def _end_of_epoch(self, epoch: int, iteration: int, costs: list[float], result: TrainResult) -> None:
+        entry: dict[str, float] = {"cost": float(np.mean(costs)) if costs else 0.0}
+        if epoch % self.monitor_interval == 0 or epoch <= 5 or epoch == self.max_epoch:
+            entry.update(self.evaluate(epoch))
+            error = entry.get("valid_error")
+            if self.rank0 and (not self.save_best or error is None or result.best_error is None
+                               or error <= result.best_error):
+                if error is not None:
+                    result.best_error, result.best_epoch = error, epoch
+                checkpoint.save_results(os.path.join(self.outdir, "results.nnp"), self.info.proto)
+        result.history.append(entry)
+        if self.rank0:
+            path = os.path.join(self.outdir, f"results_current_{epoch}.nnp")
+            checkpoint.save_results(path, self.info.proto, self.info.optimizers, self._state(iteration, result))
+            checkpoint.remove_older_checkpoints(self.outdir, path)
+            report.write_report(self.outdir, result.history)
+
+    def run(self, resume: bool = False) -> TrainResult:
+        result = TrainResult()
+        max_iter = self.max_epoch * self.iter_per_epoch
+        start = self._resume(result) if resume else 0
+        bar = report.progress_bar(max_iter, start, self.progress and self.rank0)
+        costs: list[float] = []
+        try:
+            for iteration in range(start, max_iter):
+                cost = self.step(iteration)
+                if cost is not None:
+                    if not np.isfinite(cost):
+                        raise FloatingPointError(f"train: the cost became {cost} at iteration {iteration}.")
+                    costs.append(cost)
+                    bar.set_postfix(cost=f"{cost:.4f}", refresh=False)
+                bar.update(1)
+                if (iteration + 1) % self.iter_per_epoch == 0:
+                    self._end_of_epoch((iteration + 1) // self.iter_per_epoch, iteration + 1, costs, result)
+                    costs = []
+        finally:
+            bar.close()
+            self.feeds.close()
+        if self.rank0 and not os.path.exists(os.path.join(self.outdir, "results.nnp")):
+            checkpoint.save_results(os.path.join(self.outdir, "results.nnp"), self.info.proto)
+        result.completed = True
+        return result
+
+
+def train(config: str, outdir: str, resume: bool = False, **options: Any) -> TrainResult:
+    """Train ``config`` into ``outdir`` (options: context, param, seed, progress, comm)."""
+    return Trainer(config, outdir, **options).run(resume=resume)
+

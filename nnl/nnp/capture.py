@@ -5,10 +5,8 @@ their outputs ``@<net>/<Type>_out`` (made unique the same way), unnamed inputs `
 their parameter-scope path (``conv1/conv/W``), user-named variables by the names given. Functions are listed in
 execution order, outputs in the order given, buffers in order of appearance and parameters last.
 
-Variable batch size (nnabla's ``variable_batch_size``): the batch size is read from the first function with a
-``base_axis`` (the product of its input's leading dims), else from the first input's dim 0; every buffer whose dim 0
-equals it (and that depends on an input) is written with ``-1``, as are the leading ``shape`` entries of Reshape and
-Broadcast; ``Network.batch_size`` records the real value.
+Variable batch size: ``variable_batch_size_pass`` writes ``-1`` for the batch dimension with nnabla's rule (see
+there); ``Network.batch_size`` records the real value.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from nnl.parameter import get_parameters
 __all__ = ["capture_network", "nnp_from_outputs"]
 
 _REGISTRY_TYPES = frozenset(TYPE_NAMES.values())
-_BATCH_SHAPE_ARGUMENT = ("Reshape", "Broadcast")
 
 
 class _Names:
@@ -136,17 +133,11 @@ def capture_network(
             variable_name[id(v)] = user_names[id(v)]
             buffers.append(v)
 
-    batch, dependent = _batch_dimension(functions, variable_name, used_params, outputs) if variable_batch_size else (None, set())
     for v in buffers:
-        _add_variable(net, variable_name[id(v)], "Buffer", v.shape, batch if variable_name[id(v)] in dependent else None)
+        _add_variable(net, variable_name[id(v)], "Buffer", v.shape)
     for pname, v in used_params.items():
-        _add_variable(net, pname, "Parameter", v.shape, None)
-    if batch is not None:
-        for fp in net.function:
-            if fp.type in _BATCH_SHAPE_ARGUMENT and fp.input and fp.input[0] in dependent:
-                shape = getattr(fp, fp.type.lower() + "_param").shape
-                if shape.dim and shape.dim[0] == batch:
-                    shape.dim[0] = -1
+        _add_variable(net, pname, "Parameter", v.shape)
+    batch = variable_batch_size_pass(net) if variable_batch_size else None
     net.batch_size = batch_size if batch_size is not None else (batch or _first_dim(buffers))
     return net, used_params
 
@@ -155,47 +146,63 @@ def _first_dim(buffers: list[Variable]) -> int:
     return int(buffers[0].shape[0]) if buffers and buffers[0].shape else 1
 
 
-def _add_variable(net: Any, name: str, kind: str, shape: tuple[int, ...], batch: int | None) -> None:
+def _add_variable(net: Any, name: str, kind: str, shape: tuple[int, ...]) -> None:
     var = net.variable.add()
     var.name = name
     var.type = kind
-    dims = list(shape)
-    if batch is not None and dims and dims[0] == batch:
-        dims[0] = -1
     var.shape.SetInParent()
-    var.shape.dim.extend(dims)
+    var.shape.dim.extend(shape)
 
 
-def _batch_dimension(
-    functions: list[Function],
-    variable_name: dict[int, str],
-    params: Mapping[str, Variable],
-    outputs: Mapping[str, Variable],
-) -> tuple[int | None, set[str]]:
-    """The batch size and the names of the buffers that depend on a data input (nnabla's rule, see module doc)."""
-    param_names = set(params)
-    batch: int | None = None
-    for f in functions:
-        base_axis = getattr(f, "base_axis", None) if "base_axis" in f.args_spec else None
-        if base_axis:
-            data = [v for v in f.inputs if variable_name[id(v)] not in param_names]
-            if data:
-                batch = int(np.prod(data[0].shape[: base_axis if base_axis > 0 else len(data[0].shape) + base_axis]))
-                break
-    dependent: set[str] = set()
-    for f in functions:
-        for v in f.inputs:
-            vname = variable_name[id(v)]
-            if v.parent is None and vname not in param_names:
-                dependent.add(vname)
-                if batch is None and v.shape:
-                    batch = int(v.shape[0])
-        if any(variable_name[id(v)] in dependent for v in f.inputs):
-            dependent.update(variable_name[id(o)] for o in f.outputs)
-    for n, v in outputs.items():
-        if v.parent is None and n not in param_names:
-            dependent.add(n)
-    return batch, dependent
+def _base_axis(function: Any) -> int | None:
+    which = function.WhichOneof("parameter")
+    message = getattr(function, which) if which else None
+    if message is None or "base_axis" not in message.DESCRIPTOR.fields_by_name:
+        return None
+    return int(message.base_axis)
+
+
+def variable_batch_size_pass(net: Any) -> int | None:
+    """Write ``-1`` for the batch dimension, by nnabla's rule; returns the batch size found (None: none found).
+
+    The batch size is the product of the leading ``base_axis`` dims of the first data input of the *last* function
+    with a nonzero ``base_axis`` (networks without one keep literal shapes). Buffers whose dim 0 equals it get -1,
+    except those computed from parameters only; Reshape and Broadcast ``shape`` arguments get -1 in front.
+    (nnabla also rewrites functions with ``base_axis > 1`` to ``base_axis=1`` on flattened shapes; nnl keeps the
+    network as built, so such networks keep literal batch dims.)
+    """
+    shapes = {v.name: list(v.shape.dim) for v in net.variable if v.type != "Parameter"}
+    expect = None
+    for f in net.function:
+        base_axis = _base_axis(f)
+        data = next((n for n in f.input if n in shapes), None)
+        if base_axis and data is not None:
+            expect = int(np.prod(shapes[data][:base_axis]))
+    if expect is None:
+        return None
+    parameter_only: set[str] = set()
+    for f in net.function:
+        if not any(n in shapes and n not in parameter_only for n in f.input):
+            parameter_only.update(f.output)
+            continue
+        if f.type == "Reshape" and f.reshape_param.shape.dim and f.reshape_param.shape.dim[0] == expect:
+            f.reshape_param.shape.dim[0] = -1
+        elif f.type == "Broadcast":
+            _broadcast_batch(f, len(shapes[f.input[0]]), expect)
+    for v in net.variable:
+        dims = v.shape.dim
+        if v.type != "Parameter" and v.name not in parameter_only and dims and dims[0] == expect:
+            dims[0] = -1
+    return expect
+
+
+def _broadcast_batch(f: Any, input_rank: int, expect: int) -> None:
+    """Broadcast's target shape: the leading dims that make up the batch become one -1."""
+    shape = list(f.broadcast_param.shape.dim)
+    lead = len(shape) - input_rank + 1 if input_rank < len(shape) else 1
+    if lead >= 1 and int(np.prod(shape[:lead])) == expect:
+        f.broadcast_param.shape.ClearField("dim")
+        f.broadcast_param.shape.dim.extend([-1] + shape[lead:])
 
 
 def nnp_from_outputs(

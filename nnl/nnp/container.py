@@ -6,7 +6,8 @@ converter, ``nnl convert``): the proto holds networks, configs, datasets, optimi
 
 On disk (nnabla's layout): ``.nnp`` is a zip with ``nnp_version.txt``, ``network.nntxt`` and ``parameter.h5`` (or
 ``parameter.protobuf``); ``.nntxt``/``.prototxt`` is text protobuf and ``.protobuf`` binary protobuf, parameters
-embedded as ``parameter`` entries; ``.h5`` holds parameters only. Several files merge into one ``NnpFile`` in order.
+embedded as ``parameter`` entries; ``.h5`` holds parameters only. Solver states (``*.optimizer`` members) are kept as
+bytes for ``nnl.utils.load``. Several files merge into one ``NnpFile`` in order.
 Writes are atomic; reads check everything before returning, and errors name the file and the member at fault.
 """
 
@@ -38,6 +39,7 @@ class NnpFile:
     proto: Any = field(default_factory=pb.NNablaProtoBuf)
     parameters: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     need_grad: dict[str, bool] = field(default_factory=dict)
+    solver_states: dict[str, bytes] = field(default_factory=dict)  # ``*.optimizer`` members of an .nnp, by name
 
     def network(self, name: str | None = None) -> Any:
         """The ``Network`` message called ``name`` (the only / first one when ``name`` is None)."""
@@ -57,6 +59,7 @@ class NnpFile:
 
     def merge(self, other: NnpFile) -> None:
         self.proto.MergeFrom(other.proto)
+        self.solver_states.update(other.solver_states)
         for name, array in other.parameters.items():
             self.parameters[name] = array
             self.need_grad[name] = other.need_grad.get(name, True)
@@ -100,7 +103,9 @@ def _read_zip(data: bytes, where: str, nnp: NnpFile) -> None:
             raise ValueError(f"NNP: {where} has nnp_version {version!r}; nnl reads version {NNP_VERSION!r}.")
     for name, payload in members:
         ext = os.path.splitext(name)[1].lower()
-        if ext in PROTO_EXTENSIONS + (".h5",):
+        if ext == ".optimizer":
+            nnp.solver_states[name] = payload
+        elif ext in PROTO_EXTENSIONS + (".h5",):
             _read_member(payload, ext, f"{where} (member {name!r})", nnp)
 
 

@@ -191,6 +191,25 @@ def _network(info: Info, name: str, owner: str, where: str) -> NnpNetwork:
     return info.networks[name]
 
 
+def _restore_states(solver: Any, o: Any, nnp: NnpFile | None, where: str) -> None:
+    """Solver states saved with the configuration: in the Optimizer message or as ``.optimizer`` members."""
+    if o.solver.states:
+        solver.set_states_from_protobuf(o)
+    if nnp is None:
+        return
+    h5_member = f"{o.name}_{solver.name.removesuffix('Cuda')}_optimizer.h5.optimizer"
+    for member, payload in nnp.solver_states.items():
+        if member == h5_member:
+            solver.set_states(solver._read_h5(payload, f"{where} (member {member!r})"))
+        elif member.endswith(".protobuf.optimizer"):
+            from nnl.nnp import nnabla_pb2 as pb
+
+            proto = pb.NNablaProtoBuf.FromString(payload)
+            for entry in proto.optimizer:
+                if entry.name == o.name:
+                    solver.set_states_from_protobuf(entry)
+
+
 def _optimizer(info: Info, o: Any, where: str, comm_size: int) -> OptimizerInfo:
     network = _network(info, o.network_name, f"optimizer {o.name!r}", where)
     solver = solver_from_proto(o.solver, f"{where}: optimizer {o.name!r}")
@@ -200,6 +219,7 @@ def _optimizer(info: Info, o: Any, where: str, comm_size: int) -> OptimizerInfo:
         (name, v) for name, v in network.parameters.items() if multipliers.get(name, 1.0 if not multipliers else 0) > 0
     )
     solver.set_parameters(trained)
+    _restore_states(solver, o, info.nnp, where)
     return OptimizerInfo(
         name=o.name,
         order=int(o.order),
@@ -277,7 +297,7 @@ def load(
     for e in proto.executor:
         info.executors[e.name] = ExecutorInfo(
             e.name, _network(info, e.network_name, f"executor {e.name!r}", where), int(e.num_evaluations) or 1,
-            e.repeat_evaluation_type or "mean", bool(e.need_back_propagation), bool(e.no_image_normalization),
+            e.repeat_evaluation_type, bool(e.need_back_propagation), bool(e.no_image_normalization),
             _data(e.data_variable), _generators(e.generator_variable), [v.variable_name for v in e.loss_variable],
             OrderedDict((v.variable_name, v.data_name) for v in e.output_variable),
             [p.variable_name for p in e.parameter_variable],

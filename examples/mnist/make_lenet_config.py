@@ -69,6 +69,22 @@ def main(path):
                        "num_evaluations": 1, "repeat_evaluation_type": "mean", "need_back_propagation": False}],
     }
     save(path, contents)
+    _add_initializers(path)
+
+
+def _add_initializers(path):
+    """Name each parameter's initializer in the file (NNC does; ``nnl train`` starts from them)."""
+    from nnl.nnp.container import read_nnp, write_nnp
+
+    nnp = read_nnp(path)
+    for net in nnp.proto.network:
+        for v in net.variable:
+            if v.type == "Parameter":
+                kind = "Constant" if v.name.endswith("/b") else (
+                    "NormalConvolutionGlorot" if "/conv/" in v.name else "NormalAffineGlorot")
+                v.initializer.type = kind
+                v.initializer.multiplier = 0.0 if kind == "Constant" else 1.0
+    write_nnp(path, nnp, include_params=False)
 
 
 if __name__ == "__main__":

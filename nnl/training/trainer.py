@@ -58,7 +58,9 @@ class _Feeds:
         d = self.info.datasets[name]
         if not d.uri.strip():
             raise ValueError(f"train: dataset {name!r} has an empty uri.")
-        uri = d.uri if os.path.isabs(d.uri) else os.path.join(self.config_dir, d.uri)
+        uri = d.uri
+        if not os.path.isabs(uri) and not os.path.exists(uri):  # relative: to the working folder, else the config's
+            uri = os.path.join(self.config_dir, uri)
         return uri, d
 
     def make(self, name: str, shuffle: bool | None, rng: np.random.RandomState) -> Any:

@@ -12,6 +12,7 @@ reused, as nnabla's loaders do); with ``False`` the network gets private Variabl
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -98,6 +99,8 @@ def _parameter(
     elif var.HasField("initializer"):
         param.d = initial_value(var.initializer.type, var.initializer.multiplier, shape, rng)
     else:
+        warnings.warn(f"{where}: parameter {name!r} has no value and no initializer in the file; it starts at 0.",
+                      stacklevel=4)
         param.d = 0
     if parameter_scope:
         set_parameter(name, param)

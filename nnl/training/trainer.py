@@ -117,7 +117,8 @@ class Trainer:
         clear_parameters()
         nnl.seed(seed)
         comm_size = comm.size if comm is not None else 1
-        self.info = load([config], exclude_parameter=True, context=context, comm_size=comm_size)
+        # Parameters start from the values the configuration holds, else from its initializers.
+        self.info = load([config], context=context, comm_size=comm_size)
         if param:
             load_parameters(param)
         t = self.info.training_config

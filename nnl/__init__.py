@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
-from nnl import core  # noqa: F401  (installs NdArray operators)
+from nnl import (
+    core,  # noqa: F401  (installs NdArray operators)
+    logger,  # noqa: F401  (as in nnabla: nn.logger is the module, nn.logger.logger the Logger)
+)
 from nnl.core.context import Context, context_scope, get_current_context, set_default_context
 from nnl.core.grad import grad
 from nnl.core.graph import (
@@ -31,7 +32,6 @@ from nnl.parameter_io import load_parameters, save_parameters
 
 __version__ = "0.1.0"
 
-logger = logging.getLogger("nnl")
 
 
 _SOLVER_HOOKS = ("set_solver_pre_hook", "set_solver_post_hook", "unset_solver_pre_hook", "unset_solver_post_hook")

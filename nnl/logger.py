@@ -1,5 +1,7 @@
 """nnabla's ``nnabla.logger``: the package logger (``from nnl.logger import logger``)."""
 
-from nnl import logger
+import logging
+
+logger = logging.getLogger("nnl")
 
 __all__ = ["logger"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nnl import logger
+from nnl.logger import logger
 
 __all__ = [
     "Monitor",

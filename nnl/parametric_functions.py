@@ -959,7 +959,7 @@ def _gated_rnn_params(
     if tuple(w0.shape) != w0_shape:
         import nnl
 
-        nnl.logger.warning(
+        nnl.logger.logger.warning(
             f"{kind}: weight_l0 of shape {w0.shape} is reshaped to {w0_shape} (parameters saved before a layout fix)."
         )
         w0 = Variable.from_numpy_array(np.reshape(w0.d, w0_shape), need_grad=True)
@@ -1058,7 +1058,7 @@ def lstm(
     if type(w0_init) is int:
         import nnl
 
-        nnl.logger.warning(
+        nnl.logger.logger.warning(
             "Arguments passed seem to be for previous LSTM function, which has been renamed to lstm_cell."
         )
         raise ValueError(

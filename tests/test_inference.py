@@ -82,3 +82,14 @@ def test_convert_errors(model_file, tmp_path, capsys):
     assert cli(["convert", str(model_file[0]), str(tmp_path / "x.foo")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert cli(["convert", str(tmp_path / "missing.nnp"), str(tmp_path / "x.nnp")]) == 2
+
+
+def test_convert_to_onnx_runs_in_onnxruntime(model_file, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    path = model_file[0]
+    out = tmp_path / "m.onnx"
+    assert cli(["convert", str(path), str(out)]) == 0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    data = np.random.RandomState(2).randn(3, 1, 8, 8).astype(np.float32)
+    (y,) = session.run(None, {"x": data})
+    np.testing.assert_allclose(y, Model(str(path))(data)["y"], rtol=1e-4, atol=1e-6)

@@ -198,3 +198,37 @@ def test_round_trip_binary_and_text():
     assert again.network[0].function[0].WhichOneof("parameter") == "convolution_param"
     # packed repeated int64 on the wire (field 1, wire type 2)
     assert pb.Shape(dim=[2, 3]).SerializeToString() == b"\x0a\x02\x02\x03"
+
+
+_PROTO_TYPES = {
+    "int64": "TYPE_INT64",
+    "float": "TYPE_FLOAT",
+    "double": "TYPE_DOUBLE",
+    "bool": "TYPE_BOOL",
+    "string": "TYPE_STRING",
+    "repeated int64": "TYPE_INT64",
+    "repeated float": "TYPE_FLOAT",
+    "Shape": "TYPE_MESSAGE",
+    "Communicator": "TYPE_MESSAGE",
+}
+
+
+def test_every_registered_function_maps_to_the_schema():
+    """Each function class's arguments are exactly its parameter message's fields: names, order and types."""
+    from nnl.functions import registry
+    from nnl.functions.catalogue import CATALOGUE
+    from nnl.nnp.arguments import parameter_field
+
+    fd = descriptor_pb2.FieldDescriptorProto
+    for _, type_name, _, _ in CATALOGUE:
+        cls = registry.function_class(type_name)
+        field = parameter_field(type_name)
+        message = pb.Function.DESCRIPTOR.fields_by_name[field].message_type if field else None
+        fields = list(message.fields) if message is not None else []
+        assert [f.name for f in fields] == list(cls.args_spec), type_name
+        for f, spec in zip(fields, cls.args_spec.values()):
+            assert f.type == getattr(fd, _PROTO_TYPES[spec.type]), f"{type_name}.{f.name}"
+            repeated = f.is_repeated if hasattr(f, "is_repeated") else f.label == fd.LABEL_REPEATED
+            assert repeated == spec.type.startswith("repeated"), f"{type_name}.{f.name}"
+            if spec.type in ("Shape", "Communicator"):
+                assert f.message_type.name == spec.type, f"{type_name}.{f.name}"

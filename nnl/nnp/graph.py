@@ -109,6 +109,13 @@ def _parameter(
 
 def _ordered(functions: list[Any], available: set[str], where: str) -> list[Any]:
     """The functions in an executable order (files normally list them so; NNC files sometimes do not)."""
+    seen = set(available)
+    for f in functions:  # one pass when the file's order already works (the usual case)
+        if not all(i in seen for i in f.input):
+            break
+        seen.update(f.output)
+    else:
+        return functions
     pending = list(functions)
     order = []
     while pending:

@@ -54,7 +54,7 @@ def expand_loops(network: Any) -> Any:
     _check_loop_functions(network, times)
     variables = _expand_variables(network, times)
     functions = list(_expand_functions(network, times, set(variables)))
-    functions = _remove_renames(functions, variables)
+    functions = _remove_renames(network, functions, variables)
     _check_declared(network, functions, variables)
     out.ClearField("repeat_info")
     out.ClearField("variable")
@@ -250,7 +250,7 @@ def _split_count(network: Any, f: Any, times: dict[str, int]) -> int:
 # identities -> renames, declarations, order
 
 
-def _remove_renames(functions: list[_Unrolled], variables: dict[str, Any]) -> list[_Unrolled]:
+def _remove_renames(network: Any, functions: list[_Unrolled], variables: dict[str, Any]) -> list[_Unrolled]:
     """The functions without the loop identities, renamed as nnabla's ``IdentityRemover`` leaves them.
 
     nnabla removes them one by one in forward order; an identity's output is read by some function exactly when it is
@@ -264,7 +264,10 @@ def _remove_renames(functions: list[_Unrolled], variables: dict[str, Any]) -> li
             name = alias[name]
         return name
 
-    for item in _topological(functions, variables):
+    order = _topological(functions, variables)
+    if len(order) != len(functions):
+        raise ValueError(f"{_where(network)}: the unrolled functions form a cycle.")
+    for item in order:
         if not item.rename:
             continue
         source, target = resolve(item.proto.input[0]), item.proto.output[0]
@@ -307,7 +310,7 @@ def _producers(functions: list[_Unrolled], network: Any | None = None) -> dict[s
 
 
 def _topological(functions: list[_Unrolled], variables: dict[str, Any]) -> list[_Unrolled]:
-    """Kahn's order (ties in list order); shorter than ``functions`` when they form a cycle."""
+    """Kahn's order; shorter than ``functions`` when they form a cycle."""
     producer = _producers(functions)
     readers: dict[str, list[int]] = {}
     waiting = []
@@ -330,10 +333,11 @@ def _topological(functions: list[_Unrolled], variables: dict[str, Any]) -> list[
 
 
 def _forward_order(network: Any, functions: list[_Unrolled], variables: dict[str, Any]) -> list[_Unrolled]:
-    """nnabla's ``forward_sequence``: depth-first from the outputs (last declared first), inputs resolved in order."""
+    """nnabla's ``forward_sequence``: depth-first from the outputs (last declared first), inputs resolved in order.
+
+    The functions form no cycle (``_remove_renames`` checked), so this ends.
+    """
     producer = _producers(functions, network)
-    if len(_topological(functions, variables)) != len(functions):
-        raise ValueError(f"{_where(network)}: the unrolled functions form a cycle.")
     consumed = {i for f in functions for i in f.proto.input}
     outputs = [n for n in variables if n in producer and n not in consumed]
     evaluated = {n for n in variables if n not in producer}

@@ -179,3 +179,16 @@ def test_main_job_lenet_config(tmp_path):
     matrix = json.loads((tmp_path / "eval" / "confusion_matrix.json").read_text())["y'"]
     assert matrix["accuracy"] >= 0.96
     assert (tmp_path / "run" / "learning_curve.png").stat().st_size > 1000
+
+
+def test_data_parallel_two_processes(small_mnist, tmp_path):
+    """`nnl train --nproc 2`: gloo processes, each on its half of the data, rank 0 writing the results."""
+    pytest.importorskip("torch")
+    config = write_config(tmp_path / "config.nntxt", *small_mnist, max_epoch=2)
+    out = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "nnl.cli.main", "train", "-c", config, "-o", str(out), "-q", "--nproc",
+                    "2"], cwd=ROOT, check=True, timeout=300)
+    costs = [float(line.split()[1]) for line in (out / "cost.series.txt").read_text().splitlines()]
+    assert len(costs) == 2 and costs[1] < costs[0]
+    assert set(_parameters(str(out / "results.nnp"))) == {"fc1/affine/W", "fc1/affine/b", "fc2/affine/W",
+                                                          "fc2/affine/b"}

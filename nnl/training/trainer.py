@@ -131,6 +131,8 @@ class Trainer:
         self.generator_rng = np.random.RandomState(seed + 1000)
         self.feeds = _Feeds(self.info, os.path.dirname(os.path.abspath(config)), seed, comm)
         self.losses = {name: self._loss(o) for name, o in self.info.optimizers.items()}
+        if comm is not None and comm.size > 1:  # every process starts from rank 0's parameters
+            comm.bcast([p.data for p in nnl.get_parameters(grad_only=False).values()], src=0, inplace=True)
 
     @property
     def rank0(self) -> bool:
@@ -247,6 +249,10 @@ class Trainer:
                         count += 1
                 finally:
                     iterator.close()
+            if self.comm is not None and self.comm.size > 1:  # each process saw its slice: combine
+                sums = np.array([total, count], dtype=np.float64)
+                self.comm.all_reduce(sums, division=False, inplace=True)
+                total, count = float(sums[0]), int(sums[1])
             error = total / count if count else 0.0
             errors[name] = 0.0 if not np.isfinite(error) else error
         return errors

@@ -7,9 +7,12 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "conv_dataset": "nnl.cli.conv_dataset",
     "convert": "nnl.cli.convert",
+    "create_image_classification_dataset": "nnl.cli.create_image_classification_dataset",
     "dataset": "nnl.cli.dataset",
     "forward": "nnl.cli.forward",
+    "infer": "nnl.cli.infer",
     "train": "nnl.cli.train",
     "function_info": "nnl.cli.function_info",
     "version": "nnl.cli.version",

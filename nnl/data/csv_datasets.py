@@ -15,7 +15,7 @@ import numpy as np
 
 from nnl.parameter_io import write_bytes
 
-__all__ = ["write_image_classification_csv", "write_mnist"]
+__all__ = ["write_image_classification_csv", "write_image_dataset", "write_mnist"]
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -57,3 +57,32 @@ def write_mnist(outdir: str) -> tuple[str, str]:
     training = write_image_classification_csv(outdir, "mnist_training.csv", "training", train_x, train_y)
     test = write_image_classification_csv(outdir, "mnist_test.csv", "test", test_x, test_y)
     return training, test
+
+
+def write_image_dataset(outdir: str, csv_name: str, split: str, images: Sequence[np.ndarray], labels: Sequence[int],
+                        progress: bool = True) -> str:
+    """:func:`write_image_classification_csv`'s layout for large datasets: a progress bar, and the PNG files written
+    directly (the CSV is written last and atomically, so a CSV on disk means all of its images are there)."""
+    from tqdm import tqdm
+
+    if len(images) != len(labels):
+        raise ValueError(f"write_image_dataset: {len(images)} images but {len(labels)} labels.")
+    rows = []
+    made: set[str] = set()
+    bar = tqdm(zip(images, labels), total=len(labels), desc=csv_name, unit="img", disable=None if progress else True)
+    for index, (image, label) in enumerate(bar):
+        relative = f"{split}/{int(label)}/{index:05d}.png"
+        folder = os.path.join(outdir, split, str(int(label)))
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(os.path.join(outdir, relative), "wb") as f:
+            f.write(_png(np.asarray(image, dtype=np.uint8)))
+        rows.append((f"./{relative}", int(label)))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["x:image", "y:label"])
+    writer.writerows(rows)
+    csv_path = os.path.join(outdir, csv_name)
+    write_bytes(csv_path, text.getvalue().encode("utf-8"))
+    return csv_path

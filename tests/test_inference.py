@@ -93,3 +93,14 @@ def test_convert_to_onnx_runs_in_onnxruntime(model_file, tmp_path):
     data = np.random.RandomState(2).randn(3, 1, 8, 8).astype(np.float32)
     (y,) = session.run(None, {"x": data})
     np.testing.assert_allclose(y, Model(str(path))(data)["y"], rtol=1e-4, atol=1e-6)
+
+
+def test_convert_onnx_back_to_nnp(model_file, tmp_path):
+    pytest.importorskip("onnx")
+    path = model_file[0]
+    assert cli(["convert", str(path), str(tmp_path / "m.onnx")]) == 0
+    assert cli(["convert", str(tmp_path / "m.onnx"), str(tmp_path / "back.nnp")]) == 0
+    data = np.random.RandomState(4).randn(2, 1, 8, 8).astype(np.float32)
+    (expected,) = Model(str(path))(data).values()
+    (again,) = Model(str(tmp_path / "back.nnp"))(data).values()
+    np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-6)

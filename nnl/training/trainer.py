@@ -131,12 +131,31 @@ class Trainer:
         self.generator_rng = np.random.RandomState(seed + 1000)
         self.feeds = _Feeds(self.info, os.path.dirname(os.path.abspath(config)), seed, comm)
         self.losses = {name: self._loss(o) for name, o in self.info.optimizers.items()}
+        self._check_data()
         if comm is not None and comm.size > 1:  # every process starts from rank 0's parameters
             comm.bcast([p.data for p in nnl.get_parameters(grad_only=False).values()], src=0, inplace=True)
 
     @property
     def rank0(self) -> bool:
         return self.comm is None or self.comm.rank == 0
+
+    def _check_data(self) -> None:
+        """Open every dataset the run reads and check the columns it is asked for, before any training step."""
+        checks = [(f"optimizer {n!r}", o.dataset_names, o.data_variables, o.network) for n, o in
+                  self.info.optimizers.items()]
+        checks += [(f"monitor {n!r}", m.dataset_names, m.data_variables, m.network) for n, m in
+                   self.info.monitors.items()]
+        for owner, datasets, data_variables, network in checks:
+            columns: set[str] = set()
+            for name in datasets:
+                columns.update(self.feeds.for_training(name).variables)
+            for var_name, data_name in data_variables.items():
+                if var_name not in network.variables:
+                    raise ValueError(f"train: {owner}: data variable {var_name!r} is not in network "
+                                     f"{network.name!r}.")
+                if data_name not in columns and data_name not in _RESERVED:
+                    raise ValueError(f"train: {owner}: variable {var_name!r} wants column {data_name!r}, which "
+                                     f"datasets {datasets} do not have (they have {sorted(columns)}).")
 
     # -- one iteration ----------------------------------------------------------------------------------------
     def _loss(self, o: Any) -> tuple[Any, list[Any]]:

@@ -192,3 +192,29 @@ def test_data_parallel_two_processes(small_mnist, tmp_path):
     assert len(costs) == 2 and costs[1] < costs[0]
     assert set(_parameters(str(out / "results.nnp"))) == {"fc1/affine/W", "fc1/affine/b", "fc2/affine/W",
                                                           "fc2/affine/b"}
+
+
+def test_alternating_optimizers_start_and_end_iter(small_mnist, tmp_path):
+    """Two optimizers on one network, as NNC writes GAN configs: each trains its own parameters in its own range."""
+    config = write_config(tmp_path / "config.nntxt", *small_mnist, max_epoch=2)
+    from nnl.nnp.container import write_nnp
+    from nnl.training import Trainer
+
+    nnp = read_nnp(config)
+    first = nnp.proto.optimizer[0]
+    second = nnp.proto.optimizer.add()
+    second.CopyFrom(first)
+    second.name = "Second"
+    first.end_iter, second.start_iter = 12, 13
+    for optimizer, trained in ((first, "fc1"), (second, "fc2")):
+        for p in optimizer.parameter_variable:
+            p.learning_rate_multiplier = 1.0 if p.variable_name.startswith(trained) else 0.0
+    write_nnp(config, nnp)
+    trainer = Trainer(config, str(tmp_path / "run"), progress=False)
+    fc2_before = trainer.info.networks["Main"].parameters["fc2/affine/W"].d.copy()
+    trainer.run()
+    total = 2 * (320 // BATCH)
+    steps = {name: {s.t for s in o.solver.get_states().values()} for name, o in trainer.info.optimizers.items()}
+    assert steps == {"Optimizer": {12}, "Second": {total - 12}}
+    assert list(trainer.info.optimizers["Second"].solver.get_parameters()) == ["fc2/affine/W", "fc2/affine/b"]
+    assert not np.array_equal(trainer.info.networks["Main"].parameters["fc2/affine/W"].d, fc2_before)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 import zipfile
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +31,7 @@ NNP_VERSION = "0.1"
 PROTO_EXTENSIONS = (".nntxt", ".prototxt", ".protobuf")
 READ_EXTENSIONS = (".nnp", ".nntxt", ".prototxt", ".protobuf", ".h5")
 
-__all__ = ["NNP_VERSION", "NnpFile", "read_nnp", "write_nnp"]
+__all__ = ["NNP_VERSION", "NnpFile", "read_nnp", "write_nnp", "solver_state_member", "solver_state_members"]
 
 
 @dataclass
@@ -141,13 +143,6 @@ def _with_parameters(nnp: NnpFile) -> Any:
     return proto
 
 
-def _parameter_bytes(nnp: NnpFile) -> bytes:
-    return b"".join(
-        parameter_io._field_bytes(200, parameter_io.encode_parameter(name, array, nnp.need_grad.get(name, True)))
-        for name, array in nnp.parameters.items()
-    )
-
-
 def _text(proto: Any) -> bytes:
     from google.protobuf import text_format
 
@@ -163,11 +158,39 @@ class _ArrayHolder:
         self.d, self.need_grad = d, need_grad
 
 
+def _holders(nnp: NnpFile) -> OrderedDict[str, Any]:
+    return OrderedDict((n, _ArrayHolder(a, nnp.need_grad.get(n, True))) for n, a in nnp.parameters.items())
+
+
+def _parameter_bytes(nnp: NnpFile) -> bytes:
+    return parameter_io.parameters_to_protobuf_bytes(_holders(nnp))
+
+
 def _h5_bytes(nnp: NnpFile) -> bytes:
-    holders = OrderedDict((n, _ArrayHolder(a, nnp.need_grad.get(n, True))) for n, a in nnp.parameters.items())
-    data = parameter_io._h5_bytes(holders, None)  # type: ignore[arg-type]
+    data = parameter_io._h5_bytes(_holders(nnp), None)
     assert data is not None
     return data
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# solver states inside an .nnp (nnabla's member names)
+
+
+def solver_state_member(optimizer_name: str, solver: Any) -> str:
+    """The member holding a solver's HDF5 states: ``<optimizer>_<Solver>_optimizer.h5.optimizer``."""
+    return f"{optimizer_name}_{solver.name.removesuffix('Cuda')}_optimizer.h5.optimizer"
+
+
+def solver_state_members(solvers: Iterable[tuple[str, Any]]) -> dict[str, bytes]:
+    """HDF5 state members for ``(optimizer name, solver)`` pairs."""
+    members = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "states.h5")
+        for name, solver in solvers:
+            solver.save_states(path)
+            with open(path, "rb") as f:
+                members[solver_state_member(name, solver)] = f.read()
+    return members
 
 
 def nnp_bytes(nnp: NnpFile, parameter_format: str = ".h5", extra_members: dict[str, bytes] | None = None) -> bytes:

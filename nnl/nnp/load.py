@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnl.core.context import Context
-from nnl.nnp.container import NnpFile, read_nnp
+from nnl.nnp.container import NnpFile, read_nnp, solver_state_member
 from nnl.nnp.graph import NnpNetwork, build_network
 from nnl.nnp.loader import publish_parameters
 from nnl.parameter_io import _describe
@@ -197,7 +197,7 @@ def _restore_states(solver: Any, o: Any, nnp: NnpFile | None, where: str) -> Non
         solver.set_states_from_protobuf(o)
     if nnp is None:
         return
-    h5_member = f"{o.name}_{solver.name.removesuffix('Cuda')}_optimizer.h5.optimizer"
+    h5_member = solver_state_member(o.name, solver)
     for member, payload in nnp.solver_states.items():
         if member == h5_member:
             solver.set_states(solver._read_h5(payload, f"{where} (member {member!r})"))

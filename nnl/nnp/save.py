@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from nnl.nnp import nnabla_pb2 as pb
 from nnl.nnp.capture import capture_network
-from nnl.nnp.container import NnpFile, write_nnp
+from nnl.nnp.container import NnpFile, solver_state_members, write_nnp
 from nnl.nnp.graph import network_inputs, network_outputs
 from nnl.parameter import get_parameters
 from nnl.parameter_io import file_extension
@@ -219,14 +218,7 @@ def _solver_state_members(contents: Mapping[str, Any], state_format: str) -> dic
         return members
     if state_format != ".h5":
         raise ValueError(f"save: solver_state_format must be '.h5' or '.protobuf', got {state_format!r}.")
-    with tempfile.TemporaryDirectory() as tmp:
-        for o in contents["optimizers"]:
-            solver = o["solver"]
-            path = os.path.join(tmp, "states.h5")
-            solver.save_states(path)
-            with open(path, "rb") as f:
-                members[f"{o['name']}_{solver.name}_optimizer.h5.optimizer"] = f.read()
-    return members
+    return solver_state_members((o["name"], o["solver"]) for o in contents["optimizers"])
 
 
 def save(

@@ -12,13 +12,12 @@ import glob
 import json
 import os
 import re
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 
-from nnl.nnp.container import NnpFile, nnp_bytes
+from nnl.nnp.container import NnpFile, nnp_bytes, solver_state_member, solver_state_members
 from nnl.parameter import get_parameters
 from nnl.parameter_io import write_bytes
 
@@ -38,17 +37,6 @@ def set_rng_state(rng: np.random.RandomState, state: list[Any]) -> None:
     rng.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
-def _solver_members(optimizers: dict[str, Any]) -> dict[str, bytes]:
-    members = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, opt in optimizers.items():
-            path = os.path.join(tmp, "states.h5")
-            opt.solver.save_states(path)
-            with open(path, "rb") as f:
-                members[f"{name}_{opt.solver.name}_optimizer.h5.optimizer"] = f.read()
-    return members
-
-
 def save_results(
     path: str, config_proto: Any, optimizers: dict[str, Any] | None = None, state: dict[str, Any] | None = None
 ) -> None:
@@ -56,7 +44,7 @@ def save_results(
     nnp = NnpFile(config_proto)
     for name, v in get_parameters(grad_only=False).items():
         nnp.add_parameter(name, v.d, v.need_grad)
-    members = _solver_members(optimizers) if optimizers else {}
+    members = solver_state_members((name, o.solver) for name, o in optimizers.items()) if optimizers else {}
     if state is not None:
         members[STATE_MEMBER] = json.dumps(state).encode("utf-8")
     write_bytes(path, lambda: nnp_bytes(nnp, ".h5", members))
@@ -80,16 +68,13 @@ def remove_older_checkpoints(outdir: str, keep: str) -> None:
 
 def read_checkpoint(path: str, optimizers: dict[str, Any]) -> dict[str, Any]:
     """Restore the solver states of ``optimizers`` from a checkpoint and return its training state."""
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
+    with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         if STATE_MEMBER not in names:
             raise ValueError(f"resume: {path!r} has no {STATE_MEMBER} (it was not written by nnl train).")
         for name, opt in optimizers.items():
-            member = f"{name}_{opt.solver.name}_optimizer.h5.optimizer"
+            member = solver_state_member(name, opt.solver)
             if member not in names:
                 raise ValueError(f"resume: {path!r} lacks the solver states of optimizer {name!r} ({member}).")
-            states = os.path.join(tmp, "states.h5")
-            with open(states, "wb") as f:
-                f.write(archive.read(member))
-            opt.solver.load_states(states)
+            opt.solver.set_states(opt.solver._read_h5(archive.read(member), f"{path!r} (member {member!r})"))
         return dict(json.loads(archive.read(STATE_MEMBER)))

@@ -178,6 +178,15 @@ def _array_of(v: Any) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 # save
 
+# A name that is not its own HDF5 path ("/conv/W", "a//b") is stored at the path HDF5 makes of it, which is what
+# nnabla 1.39 writes and reads back ("conv/W", "a/b"), and the exact name goes to this attribute for nnl's loader.
+_NAME_ATTRIBUTE = "variable_name"
+
+
+def _h5_path(name: str) -> str:
+    """The dataset path HDF5 gives ``name``: no empty parts (leading, trailing or doubled "/") and no "." parts."""
+    return "/".join(part for part in name.split("/") if part not in ("", "."))
+
 
 def _parameters_to_proto(params: OrderedDict[str, Variable]) -> Any:
     from nnl.nnp import nnabla_pb2
@@ -190,15 +199,24 @@ def _h5_bytes(params: OrderedDict[str, Variable], target: Any) -> bytes | None:
     import h5py
 
     buffer = io.BytesIO() if target is None else None
+    paths: dict[str, str] = {}
     with h5py.File(buffer if target is None else target, "w") as hd:
         for index, (name, v) in enumerate(params.items()):
+            path = _h5_path(name)
+            if path in paths:
+                raise ValueError(f"save_parameters: parameters {paths[path]!r} and {name!r} would both be stored at "
+                                 f"HDF5 path {path!r}; rename one of them (or save to .protobuf, which keeps names "
+                                 "as they are).")
+            paths[path] = name
             try:
-                hd[name] = _array_of(v)
+                hd[path] = _array_of(v)
             except (ValueError, TypeError, KeyError, OSError) as e:
                 raise ValueError(f"save_parameters: cannot store parameter {name!r} in HDF5: {e}") from e
-            attrs = hd[name].attrs
+            attrs = hd[path].attrs
             attrs["need_grad"] = bool(v.need_grad)
             attrs["index"] = index
+            if path != name:
+                attrs[_NAME_ATTRIBUTE] = name
     return None if buffer is None else buffer.getvalue()
 
 
@@ -267,7 +285,9 @@ def _entries_from_h5(data: bytes, where: str) -> list[_Entry]:
                 ds = hd[name]
                 array = np.asarray(ds[...])
                 need_grad = bool(ds.attrs.get("need_grad", True))
-                entries.append(_Entry(name, array, need_grad))
+                exact = ds.attrs.get(_NAME_ATTRIBUTE, name)
+                entries.append(_Entry(exact.decode("utf-8") if isinstance(exact, bytes) else str(exact), array,
+                                      need_grad))
             return entries
     except (OSError, KeyError, ValueError, RuntimeError) as e:
         raise _corrupt(where, "HDF5", e) from e

@@ -309,3 +309,34 @@ def test_mnist_subset_end_to_end(tmp_path: Path) -> None:
             seen.append(y[:, 0])
         assert di.epoch == 1 and di.position == 0
     assert np.bincount(np.concatenate(seen).astype(int)).tolist() == np.bincount(labels).tolist()
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_file_cache_of_a_cache_records_rows_of_the_original_csv(tmp_path: Path, data_config, shuffle: bool) -> None:
+    """A cache made from a (shuffled) cache: its order.csv maps each example to its row of the same original.csv."""
+    from nnl.cli.main import main as cli
+    from nnl.utils.data_source import DataSourceWithFileCache
+
+    data_config("data_source_file_cache_size", "3")
+    csv_file, first = _dataset(tmp_path, n=8), tmp_path / "first.cache"
+    CreateCache(csv_file, shuffle=True, rng=np.random.RandomState(2)).create(str(first), normalize=False)
+    second = tmp_path / "second.cache"
+    flags = ["-S"] if shuffle else []
+    assert cli(["conv_dataset", str(first), str(second), *flags]) == 0
+    third = tmp_path / "third"  # the API directly, with its own shuffled source
+    with DataSourceWithFileCache(CacheDataSource(str(second), shuffle=True, rng=np.random.RandomState(7)),
+                                 cache_dir=str(third)):
+        pass
+    orders = {}
+    for cache in (first, second, third):
+        assert (cache / "original.csv").read_text() == Path(csv_file).read_text()
+        rows = [[int(v) for v in line.split(",")] for line in (cache / "order.csv").read_text().splitlines()]
+        assert [a for a, _ in rows] == list(range(8)) and sorted(b for _, b in rows) == list(range(8))
+        orders[cache] = [b for _, b in rows]
+        with CacheDataSource(str(cache)) as source:
+            for position in range(8):
+                x, y = source.next()
+                assert y[0] == orders[cache][position] and x.max() == 10 * orders[cache][position]
+    assert orders[first] != list(range(8))
+    assert (orders[second] == orders[first]) == (not shuffle)
+    assert orders[third] != orders[second]

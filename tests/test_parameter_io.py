@@ -289,3 +289,79 @@ def test_failed_save_keeps_old_file(tmp_path):
         save_parameters(str(path), bad)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["p.h5"]
+
+
+ODD_NAMES = ["/conv/W", "a//b", "c/./d", "trailing/", "plain/x"]
+
+
+def _odd_params(rng):
+    return OrderedDict((name, nn.Variable.from_numpy_array(rng.randn(2, i + 1).astype(np.float32), need_grad=i % 2 == 0))
+                       for i, name in enumerate(ODD_NAMES))
+
+
+def test_h5_names_that_are_not_their_own_path_round_trip(tmp_path):
+    """nnabla stores '/conv/W' at HDF5 path 'conv/W' (and reads that back); nnl does too and keeps the exact name."""
+    from nnl.nnp.container import read_nnp
+
+    params = _odd_params(np.random.RandomState(8))
+    path = tmp_path / "p.h5"
+    save_parameters(str(path), params)
+    with h5py.File(path, "r") as f:
+        found = {}
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                found[name] = dict(obj.attrs)
+
+        f.visititems(visit)
+    # nnabla's paths (what nnabla 1.39 writes for these names), the exact name only where it differs
+    assert sorted(found) == ["a/b", "c/d", "conv/W", "plain/x", "trailing"]
+    assert {p: a.get("variable_name") for p, a in found.items()} == {
+        "conv/W": "/conv/W", "a/b": "a//b", "c/d": "c/./d", "trailing": "trailing/", "plain/x": None}
+    nnp = read_nnp(str(path))
+    assert list(nnp.parameters) == ODD_NAMES
+    for name, v in params.items():
+        np.testing.assert_array_equal(nnp.parameters[name], v.d)
+        assert nnp.need_grad[name] == v.need_grad
+    # into the scope, as nnl's set_parameter files each name (the same as loading the .protobuf)
+    save_parameters(str(tmp_path / "p.protobuf"), params)
+    loaded = {}
+    for ext in (".h5", ".protobuf"):
+        with nn.parameter_scope("", OrderedDict()):
+            load_parameters(str(tmp_path / f"p{ext}"))
+            loaded[ext] = {k: (v.d.copy(), v.need_grad) for k, v in get_parameters(grad_only=False).items()}
+    assert list(loaded[".h5"]) == list(loaded[".protobuf"])
+    for name, (value, need_grad) in loaded[".protobuf"].items():
+        np.testing.assert_array_equal(loaded[".h5"][name][0], value)
+        assert loaded[".h5"][name][1] == need_grad
+
+
+def test_h5_names_that_share_a_path_are_refused(tmp_path):
+    one = nn.Variable.from_numpy_array(np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"'/a/b' and 'a/b' would both be stored at HDF5 path 'a/b'"):
+        save_parameters(str(tmp_path / "p.h5"), OrderedDict([("/a/b", one), ("a/b", one)]))
+    assert os.listdir(tmp_path) == []
+
+
+def test_h5_odd_names_load_in_nnabla(tmp_path):
+    """A file with such names reads in nnabla 1.39 as nnabla's own file would (needs NNABLA_PYTHON)."""
+    import json
+    import subprocess
+
+    python = os.environ.get("NNABLA_PYTHON")
+    if not python or not os.path.exists(python):
+        pytest.skip("NNABLA_PYTHON (a python with nnabla 1.39) is not set")
+    params = _odd_params(np.random.RandomState(9))
+    save_parameters(str(tmp_path / "nnl.h5"), params)
+    script = ("import json, sys, nnabla as nn\n"
+              "nn.load_parameters(sys.argv[1])\n"
+              "print(json.dumps({k: [v.d.tolist(), v.need_grad] for k, v in "
+              "nn.get_parameters(grad_only=False).items()}))\n")
+    out = subprocess.run([python, "-c", script, str(tmp_path / "nnl.h5")], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    expected = {"conv/W": "/conv/W", "a/b": "a//b", "c/d": "c/./d", "trailing": "trailing/", "plain/x": "plain/x"}
+    assert list(loaded) == list(expected)
+    for nnabla_name, name in expected.items():
+        np.testing.assert_array_equal(np.array(loaded[nnabla_name][0], np.float32), params[name].d)
+        assert loaded[nnabla_name][1] == params[name].need_grad

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,24 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-N", "--normalize", action="store_true", help="divide image values by 255 (float32)")
     parser.add_argument("-t", "--num_of_threads", type=int, default=None,
                         help="threads reading the files (default: [DATA_ITERATOR] setting, 10)")
-
-
-class _InOrder:
-    """A source seen as positions 0..size-1 (what the file cache records as the original order)."""
-
-    def __init__(self, source: Any, original_csv: str | None) -> None:
-        self._source = source
-        self.size = source.size
-        self.variables = source.variables
-        self._original_source_uri = original_csv
-        self._original_order = list(range(source.size))
-        self._order = list(range(source.size))
-
-    def _get_data(self, position: int) -> Any:
-        return self._source._get_data(position)
-
-    def close(self) -> None:
-        self._source.close()
 
 
 def _prepare_destination(destination: str, force: bool) -> None:
@@ -69,18 +50,13 @@ def run(args: argparse.Namespace) -> int:
         size = creator.size
         creator.create(args.destination, normalize=args.normalize)
     else:
-        from nnl.utils.data_source import DataSourceWithFileCache
+        from nnl.utils.data_source import DataSource, DataSourceWithFileCache
         from nnl.utils.data_source_implements import CacheDataSource, CsvDataSource
 
-        if is_csv:
-            original: Any = CsvDataSource(source, normalize=args.normalize)
-            original_csv = source
-        else:
-            original = CacheDataSource(source, normalize=args.normalize)
-            original_csv = os.path.join(source, "original.csv")
-            original_csv = original_csv if os.path.isfile(original_csv) else None
-        with DataSourceWithFileCache(_InOrder(original, original_csv),  # type: ignore[arg-type]
-                                     cache_dir=args.destination, shuffle=args.shuffle) as cached:
+        # As nnabla: the source's first order (shuffled with -S) is the order of the new cache.
+        original: DataSource = (CsvDataSource if is_csv else CacheDataSource)(source, shuffle=args.shuffle,
+                                                                               normalize=args.normalize)
+        with DataSourceWithFileCache(original, cache_dir=args.destination, shuffle=args.shuffle) as cached:
             size = cached.size
     print(f"Number of Data: {size}")
     print(f"Shuffle:        {args.shuffle}")

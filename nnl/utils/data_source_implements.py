@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from nnl.logger import logger
 from nnl.utils.data_source import (
     CacheFiles,
     DataSource,
@@ -294,6 +295,11 @@ class CacheDataSource(DataSource):
 
     ``shuffle`` permutes the files, then the examples in each file; ``normalize`` turns uint8 arrays into float32
     divided by 255 (uint16: 65535).
+
+    ``order`` gives, for each position of the current epoch, the row of the original CSV the example came from
+    (through the cache's ``order.csv``; the example's place in the cache when there is none), so that a cache made
+    from this one (``DataSourceWithFileCache``, ``nnl conv_dataset``) still records rows of the same
+    ``original.csv``.
     """
 
     _generation_orders = True
@@ -316,7 +322,16 @@ class CacheDataSource(DataSource):
                              "files).")
         self._files = CacheFiles(self._variables)
         self._lock = threading.Lock()
-        self._original_order = [(name, j) for name, length in self._cache_files for j in range(length)]
+        # Examples are addressed by their place in the cache (files in index order): entry k is (file, index).
+        self._entries = [(name, j) for name, length in self._cache_files for j in range(length)]
+        self._file_starts = [int(s) for s in np.cumsum([0] + [length for _, length in self._cache_files[:-1]])]
+        self._size = len(self._entries)
+        self._original_order = list(range(self._size))
+        local = self._filereader._file_type == "file"
+        original = os.path.join(self._cachedir, "original.csv")
+        self._original_source_uri = original if local and os.path.isfile(original) else None
+        self._rows = self._read_original_rows() if local else list(range(self._size))
+        self._positions: list[int] = []
         self._generations = _Generations(self._order_of_generation)
         self.reset()
 
@@ -353,19 +368,39 @@ class CacheDataSource(DataSource):
                 raise ValueError(f"{name}: the variables of a cache file hold different numbers of examples {lengths}.")
             self._add_file(os.path.join(self._cachedir, name), lengths.pop())
 
-    def _new_order(self) -> list[tuple[str, int]]:
+    def _read_original_rows(self) -> list[int]:
+        """Entry k's row in the original CSV (from a local ``order.csv``: cache position, CSV row); else k."""
+        order_file = os.path.join(self._cachedir, "order.csv")
+        if not os.path.isfile(order_file):
+            return list(range(self._size))
+        # order.csv only records where examples came from: a damaged one must not make the cache unreadable
+        try:
+            with open(order_file, newline="") as f:
+                pairs = {int(row[0]): int(row[1]) for row in csv.reader(f) if row}
+            problem = "" if sorted(pairs) == list(range(self._size)) else (
+                f"it lists {len(pairs)} positions for {self._size} examples")
+        except (ValueError, IndexError) as e:
+            problem = f"expected rows 'cache position,original row' of integers ({e})"
+        if problem:
+            logger.warning(f"CacheDataSource: ignoring {order_file}: {problem}; the order of a cache made from this "
+                           "one will count positions in this cache instead of rows of original.csv.")
+            return list(range(self._size))
+        return [pairs[k] for k in range(self._size)]
+
+    def _new_order(self) -> list[int]:
         if not self._shuffle:
-            return list(self._original_order)
+            return list(range(self._size))
         order = []
         for i in self._rng.permutation(len(self._cache_files)):
-            name, length = self._cache_files[i]
-            order += [(name, int(j)) for j in self._rng.permutation(length)]
+            start, length = self._file_starts[i], self._cache_files[i][1]
+            order += [start + int(j) for j in self._rng.permutation(length)]
         return order
 
-    def _order_of_generation(self, generation: int) -> list[tuple[str, int]]:
-        return list(self._order) if generation == 0 else self._new_order()
+    def _order_of_generation(self, generation: int) -> list[int]:
+        return list(self._positions) if generation == 0 else self._new_order()
 
-    def _read(self, name: str, index: int) -> list[Any]:
+    def _read(self, entry: int) -> list[Any]:
+        name, index = self._entries[entry]
         data = self._files.get(name)
         values = [data[v][index] for v in self._variables]
         if self._normalize:
@@ -376,10 +411,10 @@ class CacheDataSource(DataSource):
 
     def _get_data(self, position: int) -> list[Any]:
         self._position = position
-        return self._read(*self._order[position])
+        return self._read(self._positions[position])
 
     def _get_data_of_generation(self, position: int, generation: int) -> list[Any]:
-        return self._read(*self._generations.get(generation)[position])
+        return self._read(self._generations.get(generation)[position])
 
     def _generate_order(self, generation: int) -> None:
         self._generations.get(generation)
@@ -387,8 +422,8 @@ class CacheDataSource(DataSource):
     def reset(self) -> None:
         with self._lock:
             super().reset()
-            self._order = self._new_order()
-            self._size = len(self._order)
+            self._positions = self._new_order()
+            self._order = [self._rows[k] for k in self._positions]
             self._generation += 1
 
 

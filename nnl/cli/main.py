@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "dataset": "nnl.cli.dataset",
     "forward": "nnl.cli.forward",
     "infer": "nnl.cli.infer",
+    "report": "nnl.cli.report",
     "train": "nnl.cli.train",
     "function_info": "nnl.cli.function_info",
     "version": "nnl.cli.version",

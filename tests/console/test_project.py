@@ -9,8 +9,17 @@ import os
 
 import pytest
 
-from nnl.console.project import (ProjectError, check_name, dump_project, load_project, new_project, parse_project,
-                                 sample_project, save_project, validate_project)
+from nnl.console.project import (
+    ProjectError,
+    check_name,
+    dump_project,
+    load_project,
+    new_project,
+    parse_project,
+    sample_project,
+    save_project,
+    validate_project,
+)
 from nnl.console.sdcproj import read_sdcproj, write_sdcproj
 
 from .conftest import SAMPLES, read_text, require_samples

@@ -1,7 +1,8 @@
 """Per-function statistics of a network in an NNP file: output shape, parameter count and multiply-adds.
 
-Shapes come from building the network with nnl at batch size 1 (NNC's statistics are per sample); a leading ``-1``
-(batch) dimension is left out of the shapes shown. Parameter counts are the element counts of the ``Parameter``
+Shapes come from building the network with nnl at the file's batch size; NNC's statistics are per sample, so a
+leading dimension equal to the batch size (``-1`` in the file, or nnabla's literal batch dimension) is left out of the
+shapes shown and of the element counts. Parameter counts are the element counts of the ``Parameter``
 variables a function reads; a parameter shared by several functions is counted once in the total.
 
 Multiply-adds (one multiplication fused with one addition) are counted where a weight is contracted with the input,
@@ -77,20 +78,18 @@ def _macs(type_name: str, weight: tuple[int, ...] | None, in_shapes: list[tuple[
 
 
 def network_statistics(nnp: NnpFile, network_name: str) -> NetworkStatistics:
-    """Build ``network_name`` of ``nnp`` at batch size 1 and return its per-function statistics."""
+    """Build ``network_name`` of ``nnp`` and return its per-function, per-sample statistics."""
     from nnl.nnp.arguments import arguments_from_proto
     from nnl.nnp.graph import build_network, network_inputs
     from nnl.nnp.loops import expand_loops
 
     proto = expand_loops(nnp.network(network_name))
-    built = build_network(nnp, network_name, batch_size=1, parameter_scope=False, where="report")
-    declared = {v.name: v for v in proto.variable}
+    batch = int(proto.batch_size or 1)
+    built = build_network(nnp, network_name, batch_size=batch, parameter_scope=False, where="report")
 
     def shown(name: str) -> tuple[int, ...]:
         shape = tuple(int(d) for d in built.variables[name].shape)
-        var = declared.get(name)
-        batched = var is None or (len(var.shape.dim) > 0 and var.shape.dim[0] == -1)
-        return shape[1:] if batched and shape else shape
+        return shape[1:] if shape and shape[0] == batch else shape
 
     def per_sample(name: str) -> int:
         return _size(shown(name))

@@ -16,7 +16,8 @@ from nnl.report.document import Block, Document, Page, Picture, Table, Text
 
 __all__ = ["render_pptx"]
 
-_WIDTH, _HEIGHT = 13.333, 7.5  # inches, 16:9
+_EMU_WIDTH, _EMU_HEIGHT = 12192000, 6858000  # 16:9 exactly (13.33 x 7.5 inches; 914400 EMU per inch)
+_WIDTH, _HEIGHT = _EMU_WIDTH / 914400, _EMU_HEIGHT / 914400
 _MARGIN, _TOP, _GAP = 0.5, 1.35, 0.3
 _TABLE_ROWS, _TEXT_LINES = 14, 12  # per slide
 
@@ -169,10 +170,10 @@ def _place_title(slide: Any, text: str) -> None:
 def render_pptx(document: Document) -> bytes:
     """The whole document as the bytes of a .pptx file."""
     from pptx import Presentation
-    from pptx.util import Inches, Pt
+    from pptx.util import Emu, Inches, Pt
 
     deck = Presentation()
-    deck.slide_width, deck.slide_height = Inches(_WIDTH), Inches(_HEIGHT)
+    deck.slide_width, deck.slide_height = Emu(_EMU_WIDTH), Emu(_EMU_HEIGHT)
     cover = deck.slides.add_slide(deck.slide_layouts[0])  # "Title Slide"
     _place_title(cover, document.title)
     cover.shapes.title.top, cover.shapes.title.height = Inches(2.2), Inches(1.4)

@@ -389,3 +389,27 @@ def test_statistics_agree_with_the_shapes_nnc_declared(sample):
         used = {i for f in expanded.function for i in f.input}
         sizes = [int(np.prod(v.shape.dim)) for v in expanded.variable if v.type == "Parameter" and v.name in used]
         assert stats.total_parameters == sum(sizes) > 0
+
+
+def test_missing_dataset_files_and_training_time(job, tmp_path):
+    """A dataset file that moved is named in the report instead of failing it; the training time shows when the
+    checkpoint records it."""
+    from nnl.nnp.container import write_nnp
+    from nnl.report.document import build_document, procedure_lines
+    from nnl.report.html_writer import render_html
+    from nnl.report.job import read_job
+
+    moved = tmp_path / "moved"
+    shutil.copytree(job, moved)
+    nnp = read_nnp(str(moved / "results.nnp"))
+    nnp.proto.dataset[0].uri = str(tmp_path / "gone" / "train.csv")
+    write_nnp(str(moved / "results.nnp"), nnp)
+    read = read_job(str(moved))
+    assert read.datasets[0].path is None and read.datasets[1].rows == VALID
+    page = render_html(build_document(read))
+    assert "not found" in page and "gone/train.csv" in page
+    assert page.count("data:image/png;base64,") == 3  # no example grid without the training CSV
+
+    assert "Training time: not recorded in this job&#x27;s checkpoint." in page
+    read.state["elapsed"] = 3725.4
+    assert "Training time: 1:02:05 (3725.4 s)." in procedure_lines(read)

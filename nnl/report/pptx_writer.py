@@ -2,7 +2,8 @@
 
 Shapes are placed by hand (python-pptx's default layouts keep 4:3 placeholder positions on a 16:9 deck): the title
 placeholder of the "Title Only" layout is moved to the top, and the page's blocks share the area below it in two
-columns (even blocks left, odd blocks right). Tables and texts too long for one slide continue on the next ones.
+columns (even blocks left, odd blocks right), or one above the other under a wide table. Tables and texts too long
+for one slide continue on the next ones.
 """
 
 from __future__ import annotations
@@ -59,6 +60,15 @@ def _layout(blocks: list[Block]) -> list[tuple[Block, _Box]]:
     area_width, area_height = _WIDTH - 2 * _MARGIN, _HEIGHT - _TOP - 0.3
     if len(blocks) == 1:
         return [(blocks[0], _Box(_MARGIN, _TOP, area_width, area_height))]
+    if isinstance(blocks[0], Table) and len(blocks[0].header) >= 5:  # a wide table takes the width, the rest below
+        usable = area_height - _GAP * (len(blocks) - 1)
+        total = sum(_weight(b) for b in blocks)
+        placed, top = [], _TOP
+        for block in blocks:
+            height = usable * _weight(block) / total
+            placed.append((block, _Box(_MARGIN, top, area_width, height)))
+            top += height + _GAP
+        return placed
     first_share = 0.58 if isinstance(blocks[0], Picture) else 0.5
     widths = [area_width * first_share - _GAP / 2, area_width * (1 - first_share) - _GAP / 2]
     lefts = [_MARGIN, _MARGIN + widths[0] + _GAP]

@@ -422,9 +422,12 @@ def lower(project: dict[str, Any], network_name: str, mode: str = "train") -> Lo
         for links in n.inputs.values():
             for src, _ in links:
                 consumers[src] = consumers.get(src, 0) + 1
-    resolvers = {n.name: _Resolver(n, None, consumers.get(n.name, 0)) for n in nodes}
+    resolvers = {n.name: _Resolver(n, None, 0) for n in nodes}
     repeat, loop_of = _repeat_ids(order, resolvers)
     state = _State(network_name, mode, repeat, {n.name: n for n in nodes}, resolvers, loop_of)
+    for n in nodes:  # *AutoInPlace: in place when nothing else reads the input
+        main = n.inputs.get(0, [])
+        resolvers[n.name].consumers = consumers.get(main[0][0], 0) if main else 0
     for node in order:
         state.lower_node(node)
     state.finish_loops()

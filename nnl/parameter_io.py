@@ -65,31 +65,51 @@ def file_extension(path: Any, extension: str | None, default: str | None = None)
 
 
 @contextlib.contextmanager
-def atomic_output(path: Any) -> Iterator[str]:
+def atomic_output(path: Any, sync: bool = False) -> Iterator[str]:
     """Yield a temporary file name next to ``path``; on success it replaces ``path`` atomically.
 
-    The temporary file is created with mode 0o666 minus the umask (like ``open(path, 'w')``); on error it is
-    removed and ``path`` is left as it was.
+    The temporary file is created with mode 0o666 minus the umask (like ``open(path, 'w')``). With ``sync`` it is
+    flushed to disk before the rename, so that not even a power loss can leave an empty file in place of the old one
+    (for checkpoints; it costs a disk flush per file). On error (a full disk, say) it is removed, ``path`` is left
+    as it was, and an OSError naming ``path`` is raised.
     """
     target = os.path.abspath(os.fspath(path))
     directory, base = os.path.split(target)
     tmp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise _naming(error, target) from error
     try:
         yield tmp
+        if sync:
+            fd = os.open(tmp, os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.errno is not None:
+            raise _naming(error, target) from error
         raise
 
 
-def write_bytes(path: Any, payload: bytes | Callable[[], bytes]) -> None:
-    """Write ``payload`` to a path (atomically) or to a writable file object (then rewound like nnabla does)."""
+def _naming(error: OSError, target: str) -> OSError:
+    """``error`` as an OSError of the same kind naming ``target`` (write errors name no file, or the temporary one)."""
+    return OSError(error.errno, f"{error.strerror} (writing {target!r}; a file already there is unchanged)")
+
+
+def write_bytes(path: Any, payload: bytes | Callable[[], bytes], sync: bool = False) -> None:
+    """Write ``payload`` to a path (atomically; ``sync``: see :func:`atomic_output`) or to a writable file object
+    (then rewound like nnabla does)."""
     if _is_path(path):
         data = payload() if callable(payload) else payload
-        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        with atomic_output(path, sync) as tmp, open(tmp, "wb") as f:
             f.write(data)
         return
     data = payload() if callable(payload) else payload

@@ -135,8 +135,10 @@ def _adjoint_check(y, x, rng):
     dy = rng.randn(*y.shape)
     x.grad.zero()
     y.backward(dy.astype(np.float32))
-    # <A x, dy> == <x, A^T dy>
-    np.testing.assert_allclose(np.sum(y.d * dy), np.sum(x.d * x.g), rtol=1e-4)
+    # <A x, dy> == <x, A^T dy>, up to float32 rounding of the gradient, which scales with the size of the terms and
+    # not with the sum: a sum that cancels to near 0 must not turn that rounding into a large relative error
+    scale = np.sum(np.abs(y.d * dy))
+    assert abs(np.sum(y.d * dy) - np.sum(x.d * x.g)) <= 1e-6 * scale
 
 
 def test_random_crop_windows_and_adjoint():
@@ -187,7 +189,8 @@ def test_random_shift_matches_scipy_and_adjoint(mode):
         x.grad.zero()
         y.backward(dy.astype(np.float32))
         inside = y.d != -3.0
-        np.testing.assert_allclose(np.sum(y.d * dy * inside), np.sum(x.d * x.g), rtol=1e-4)
+        scale = np.sum(np.abs(y.d * dy * inside))
+        assert abs(np.sum(y.d * dy * inside) - np.sum(x.d * x.g)) <= 1e-6 * scale
 
 
 def test_random_erase_values_fraction_and_gradient():

@@ -42,7 +42,8 @@ def _mlp(x):
     return PF.affine(F.relu(PF.affine(x, 32, name="fc1")), 10, name="fc2")
 
 
-def write_config(path, train_csv, valid_csv, max_epoch=3, solver=None, **training):
+def write_config(path, train_csv, valid_csv, max_epoch=3, solver=None, probe=False, **training):
+    """An MLP config (monitors train_error, valid_error); ``probe`` adds monitor label_mean: the mean label seen."""
     nn.clear_parameters()
     nn.seed(0)
 
@@ -56,6 +57,10 @@ def write_config(path, train_csv, valid_csv, max_epoch=3, solver=None, **trainin
 
     networks = [dict(name=n, batch_size=BATCH, **network(n == "MainRuntime"))
                 for n in ("Main", "MainValidation", "MainRuntime")]
+    if probe:
+        label = nn.Variable((BATCH, 1))
+        networks.append(dict(name="Probe", batch_size=BATCH, outputs={"mean": F.mul_scalar(label, 1.0)},
+                             names={"y": label}))
     solver = solver or S.Adam(0.01)
     solver.set_parameters(nn.get_parameters())  # after the networks: the solver trains every parameter
     data = {"variables": ["x", "y"], "batch_size": BATCH, "no_image_normalization": False}
@@ -70,7 +75,9 @@ def write_config(path, train_csv, valid_csv, max_epoch=3, solver=None, **trainin
                         "weight_decay": 0, "lr_decay": 1, "lr_decay_interval": 1, "update_interval": 1,
                         "data_variables": {"x": "x", "y": "y"}}],
         "monitors": [{"name": n, "network": "MainValidation", "dataset": d, "data_variables": {"x": "x", "y": "y"}}
-                     for n, d in (("train_error", "Training"), ("valid_error", "Validation"))],
+                     for n, d in (("train_error", "Training"), ("valid_error", "Validation"))]
+        + ([{"name": "label_mean", "network": "Probe", "dataset": "Validation", "data_variables": {"y": "y"}}]
+           if probe else []),
         "executors": [{"name": "Executor", "network": "MainRuntime", "data": ["x"], "output": ["y'"]}],
     }
     save(str(path), contents, include_params=True)
@@ -218,3 +225,180 @@ def test_alternating_optimizers_start_and_end_iter(small_mnist, tmp_path):
     assert steps == {"Optimizer": {12}, "Second": {total - 12}}
     assert list(trainer.info.optimizers["Second"].solver.get_parameters()) == ["fc2/affine/W", "fc2/affine/b"]
     assert not np.array_equal(trainer.info.networks["Main"].parameters["fc2/affine/W"].d, fc2_before)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# data that does not fit the network stops the run before any training step
+
+
+def _wide_label_csv(valid_csv, path):
+    """The rows of ``valid_csv`` with the label spread over three columns y__0..y__2 (next to it: same images)."""
+    rows = open(valid_csv).read().splitlines()[1:]
+    lines = ["x:image,y__0,y__1,y__2"] + [f"{r},0,0" for r in rows]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_data_that_does_not_fit_the_network_stops_before_training(small_mnist, tmp_path, capsys):
+    rng = np.random.RandomState(11)
+    colour = write_image_classification_csv(str(tmp_path / "colour"), "train.csv", "training",
+                                            rng.randint(0, 256, (20, 32, 32, 3)), rng.randint(0, 10, 20))
+    wide = _wide_label_csv(small_mnist[1], os.path.join(os.path.dirname(small_mnist[1]), "wide_labels.csv"))
+    cases = [
+        # 3x32x32 colour images where the network reads 1x28x28 (the optimizer's dataset)
+        ((colour, small_mnist[1]), ["optimizer 'Optimizer'", "dataset 'Training'", colour, "column 'x'",
+                                    "network 'Main' variable 'x'", "examples of shape (3, 32, 32)",
+                                    f"shape ({BATCH}, 1, 28, 28)"]),
+        # a label three values wide where the loss takes one (a monitor's dataset)
+        ((small_mnist[0], wide), ["monitor 'valid_error'", "dataset 'Validation'", wide, "column 'y'",
+                                  "network 'MainValidation' variable 'y'", "examples of shape (3,)",
+                                  f"shape ({BATCH}, 1)"]),
+    ]
+    for index, ((train_csv, valid_csv), expected) in enumerate(cases):
+        config = write_config(tmp_path / f"config{index}.nntxt", train_csv, valid_csv)
+        out = tmp_path / f"run{index}"
+        assert cli(["train", "-c", config, "-o", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        for text in expected:
+            assert text in err, (text, err)
+        assert not os.listdir(out), "nothing is trained or written"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a full disk never corrupts the results already written
+
+
+@pytest.fixture(scope="module")
+def two_epochs(small_mnist, tmp_path_factory):
+    """A finished 2-epoch run (save_best off: results.nnp is rewritten every epoch) and the 4-epoch config."""
+    folder = tmp_path_factory.mktemp("two_epochs")
+    config2 = write_config(folder / "config2.nntxt", *small_mnist, max_epoch=2, save_best=False)
+    config4 = write_config(folder / "config4.nntxt", *small_mnist, max_epoch=4, save_best=False)
+    assert cli(["train", "-c", config2, "-o", str(folder / "run"), "-q"]) == 0
+    straight = folder / "straight"
+    assert cli(["train", "-c", config4, "-o", str(straight), "-q"]) == 0
+    return folder / "run", config4, _parameters(str(straight / "results_current_4.nnp"))
+
+
+def _snapshot(out):
+    return {name: (out / name).read_bytes() for name in ("results.nnp", "results_current_2.nnp")}
+
+
+def _assert_intact(out, before, config):
+    """The files are byte for byte as they were, no temporary file is left, and training resumes from them to the
+    parameters of an uninterrupted run."""
+    assert _snapshot(out) == before
+    assert sorted(os.listdir(out)) == sorted(["results.nnp", "results_current_2.nnp", "monitoring_report.yml",
+                                              "learning_curve.png", "cost.series.txt", "train_error.series.txt",
+                                              "valid_error.series.txt"])
+    from nnl.parameter_io import load_parameters
+
+    nn.clear_parameters()
+    load_parameters(str(out / "results_current_2.nnp"))
+    assert set(nn.get_parameters(grad_only=False)) == set(_parameters(str(out / "results.nnp")))
+
+
+def _resume_to_the_end(out, config, expected):
+    assert cli(["train", "-c", config, "-o", str(out), "-q", "--resume"]) == 0
+    resumed = _parameters(str(out / "results_current_4.nnp"))
+    for name in expected:
+        np.testing.assert_array_equal(resumed[name], expected[name], err_msg=name)
+
+
+def test_full_disk_mid_checkpoint_keeps_the_previous_files(two_epochs, tmp_path, capsys, monkeypatch):
+    """The writer fails with ENOSPC after half of a result file: the run stops with a clear error."""
+    import builtins
+    import errno
+    import shutil
+
+    import nnl.parameter_io
+
+    run, config4, expected = two_epochs
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    before = _snapshot(out)
+    failures = []
+
+    class FullDisk:
+        def __init__(self, f):
+            self._f = f
+
+        def write(self, data):
+            self._f.write(data[: len(data) // 2])
+            self._f.flush()
+            failures.append(os.path.getsize(self._f.name))
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+    def open_on_a_full_disk(path, mode="r", *args, **kwargs):
+        f = builtins.open(path, mode, *args, **kwargs)
+        return FullDisk(f) if "w" in mode and os.path.basename(path).startswith(".results") else f
+
+    monkeypatch.setattr(nnl.parameter_io, "open", open_on_a_full_disk, raising=False)
+    assert cli(["train", "-c", config4, "-o", str(out), "-q", "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert failures and failures[0] > 1000, "the failure came in the middle of a result file"
+    assert "nnl train: error:" in err and "No space left on device" in err and "epoch 3" in err
+    assert "results.nnp" in err and "the checkpoint of epoch 2" in err and "--resume" in err
+    assert "Traceback" not in err
+    _assert_intact(out, before, config4)
+    monkeypatch.undo()
+    _resume_to_the_end(out, config4, expected)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_file_size_limit_mid_checkpoint_keeps_the_previous_files(two_epochs, tmp_path):
+    """The kernel refuses writes past 40 kB (RLIMIT_FSIZE) in a real `nnl train` process: the same guarantees."""
+    import resource
+    import shutil
+
+    run, config4, expected = two_epochs
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    before = _snapshot(out)
+    assert all(len(data) > 40_000 for data in before.values())
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    proc = subprocess.run([sys.executable, "-m", "nnl.cli.main", "train", "-c", config4, "-o", str(out), "-q",
+                           "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          preexec_fn=limit_file_size)
+    assert proc.returncode == 1, proc.stderr
+    assert f"File too large (writing {str(out / 'results.nnp')!r}" in proc.stderr and "epoch 3" in proc.stderr and "Traceback" not in proc.stderr
+    _assert_intact(out, before, config4)
+    _resume_to_the_end(out, config4, expected)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# monitors continue one data iterator from evaluation to evaluation (nnabla_cli)
+
+
+def test_monitors_continue_their_iterator_across_evaluations(small_mnist, tmp_path):
+    """40 validation rows, batch 16: each evaluation takes the next 40 // 16 = 2 batches (rows 0-31, then 32-39 and
+    0-23, ...), after a resume too; valid_error and label_mean share that iterator, in that order."""
+    (_, _), (xv, yv) = load_mnist5k()
+    valid = write_image_classification_csv(str(tmp_path / "valid40"), "valid.csv", "validation", xv[:40], yv[:40])
+    labels = np.array([float(line.split(",")[1]) for line in open(valid).read().splitlines()[1:]])
+    seen = 0
+    expected = []
+    for _ in range(4):
+        seen += 32  # valid_error's two batches come first
+        expected.append(labels[(seen + np.arange(32)) % 40].mean())
+        seen += 32
+    assert len(set(np.round(expected, 6))) > 1, "the test needs evaluations that see different rows"
+
+    out = tmp_path / "run"
+    config2 = write_config(tmp_path / "config2.nntxt", small_mnist[0], valid, max_epoch=2, probe=True)
+    assert cli(["train", "-c", config2, "-o", str(out), "-q"]) == 0
+    config4 = write_config(tmp_path / "config4.nntxt", small_mnist[0], valid, max_epoch=4, probe=True)
+    assert cli(["train", "-c", config4, "-o", str(out), "-q", "--resume"]) == 0
+    series = [float(line.split()[1]) for line in (out / "label_mean.series.txt").read_text().splitlines()]
+    np.testing.assert_allclose(series, expected, rtol=1e-5)  # the series files hold 6 digits

@@ -6,6 +6,7 @@ Example: ``nnl train -c examples/mnist/lenet.nntxt -o results/lenet`` (``--resum
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,8 +44,14 @@ def run(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         return _launch(args, _worker_argv(args))
     comm = create_communicator(extension_module=args.context or "cpu")  # None in a single plain process
-    result = train(args.config, args.outdir, resume=args.resume, context=args.context, param=args.param,
-                   seed=args.seed, progress=not args.quiet, comm=comm)
+    try:
+        result = train(args.config, args.outdir, resume=args.resume, context=args.context, param=args.param,
+                       seed=args.seed, progress=not args.quiet, comm=comm)
+    except OSError as e:
+        if isinstance(e, FileNotFoundError):
+            raise  # bad input (a dataset, a config): the command's own message and status
+        print(f"nnl train: error: {e}", file=sys.stderr)  # a full disk, say: a message, not a traceback
+        return 1
     if comm is not None and comm.rank != 0:
         return 0
     last = result.history[-1] if result.history else {}

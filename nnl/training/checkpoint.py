@@ -3,7 +3,9 @@
 ``results.nnp`` (best or last), ``results_current_<epoch>.nnp`` (the latest checkpoint; older ones are removed) are
 NNP zips holding the training configuration, ``parameter.h5`` and, for checkpoints, the solver states
 (``<optimizer>_<Solver>_optimizer.h5.optimizer``, nnabla's member names) plus ``training_state.json`` (nnl's: the
-iteration, random generator states, the best error and the report so far) for an exact ``--resume``.
+iteration, random generator states, the best error and the report so far) for an exact ``--resume``. Each file is
+written to a temporary file, flushed to disk and renamed over the old one, so a full disk or a crash leaves the
+previous file whole.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ __all__ = ["save_results", "latest_checkpoint", "read_checkpoint", "rng_state", 
 
 
 def rng_state(rng: np.random.RandomState) -> list[Any]:
-    kind, keys, pos, has_gauss, cached = rng.get_state()
+    state: Any = rng.get_state()  # the legacy tuple (NumPy's stubs also allow a dict)
+    kind, keys, pos, has_gauss, cached = state
     return [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 
@@ -47,7 +50,7 @@ def save_results(
     members = solver_state_members((name, o.solver) for name, o in optimizers.items()) if optimizers else {}
     if state is not None:
         members[STATE_MEMBER] = json.dumps(state).encode("utf-8")
-    write_bytes(path, lambda: nnp_bytes(nnp, ".h5", members))
+    write_bytes(path, lambda: nnp_bytes(nnp, ".h5", members), sync=True)
 
 
 def latest_checkpoint(outdir: str) -> tuple[int, str] | None:

@@ -5,9 +5,12 @@ datasets (``data_variable``: network variable <- dataset column; reserved names 
 ``%epoch``, ``%epochf``, ``%max_epoch``, ``%progress``), fills its generator variables (``Normal``, ``Uniform``,
 ``Constant``), runs forward and backward of its loss variables (gradient ``1 / loss size``, so per-sample losses are
 averaged), and every ``update_interval`` iterations applies weight decay, the learning-rate schedule and the update.
-After each epoch the monitors are evaluated (every ``monitor_interval`` epochs and the first five), the best
-``valid_error`` is kept in ``results.nnp`` (``save_best``; otherwise the latest evaluated model), and a checkpoint
-``results_current_<epoch>.nnp`` makes ``--resume`` continue exactly where the run stopped.
+After each epoch the monitors are evaluated (every ``monitor_interval`` epochs, the first five and the last): each
+takes the next ``size // batch_size`` batches of its datasets from iterators that continue from one evaluation to
+the next, as nnabla_cli's do. The best ``valid_error`` is kept in ``results.nnp`` (``save_best``; otherwise the
+latest evaluated model), and a checkpoint ``results_current_<epoch>.nnp`` makes ``--resume`` continue exactly where
+the run stopped. Before the first step every dataset is opened and one example of each column is checked against
+the shape of the network variable it feeds.
 
 Outputs in ``outdir``: ``monitoring_report.yml``, ``results.nnp``, ``results_current_<epoch>.nnp``, the learning
 curves as ``<name>.series.txt`` (``cost``, then each monitor) and ``learning_curve.png``.
@@ -46,13 +49,19 @@ class TrainResult:
 
 
 class _Feeds:
-    """Data iterators by dataset name, made once per run from the configuration's datasets."""
+    """Data iterators by dataset name, made once per run from the configuration's datasets.
+
+    As in nnabla_cli, the optimizers share one iterator per dataset and the monitors another, which each evaluation
+    continues (it takes the next batches, so over the epochs a monitor sees every example).
+    """
 
     def __init__(self, info: Info, config_dir: str, seed: int, comm: Any) -> None:
         self.info, self.config_dir, self.seed, self.comm = info, config_dir, seed, comm
         self.training: dict[str, Any] = {}
+        self.monitoring: dict[str, Any] = {}
+        self._examples: dict[str, dict[str, np.ndarray]] = {}
 
-    def _uri(self, name: str) -> tuple[str, Any]:
+    def uri(self, name: str) -> str:
         if name not in self.info.datasets:
             raise ValueError(f"train: the configuration refers to dataset {name!r}, which it does not define.")
         d = self.info.datasets[name]
@@ -61,18 +70,16 @@ class _Feeds:
         uri = d.uri
         if not os.path.isabs(uri) and not os.path.exists(uri):  # relative: to the working folder, else the config's
             uri = os.path.join(self.config_dir, uri)
-        return uri, d
-
-    def make(self, name: str, shuffle: bool | None, rng: np.random.RandomState) -> Any:
-        from nnl.utils.data_iterator import data_iterator_csv_dataset
-
-        uri, d = self._uri(name)
         if not os.path.exists(uri):
             raise FileNotFoundError(f"train: dataset {name!r}: {uri!r} does not exist.")
-        iterator = data_iterator_csv_dataset(
-            uri, d.batch_size, d.shuffle if shuffle is None else shuffle, rng=rng, normalize=not d.no_image_normalization,
-            with_file_cache=False,
-        )
+        return uri
+
+    def make(self, name: str, rng: np.random.RandomState) -> Any:
+        from nnl.utils.data_iterator import data_iterator_csv_dataset
+
+        uri, d = self.uri(name), self.info.datasets[name]
+        iterator = data_iterator_csv_dataset(uri, d.batch_size, d.shuffle, rng=rng,
+                                             normalize=not d.no_image_normalization, with_file_cache=False)
         if self.comm is not None and self.comm.size > 1:
             iterator = iterator.slice(rng=np.random.RandomState(self.seed), num_of_slices=self.comm.size,
                                       slice_pos=self.comm.rank)
@@ -80,11 +87,29 @@ class _Feeds:
 
     def for_training(self, name: str) -> Any:
         if name not in self.training:
-            self.training[name] = self.make(name, None, np.random.RandomState(self.seed + len(self.training)))
+            self.training[name] = self.make(name, np.random.RandomState(self.seed + len(self.training)))
         return self.training[name]
 
+    def for_monitor(self, name: str) -> Any:
+        if name not in self.monitoring:
+            # seeded apart from the training iterators: a shuffled dataset's two iterators draw different orders
+            self.monitoring[name] = self.make(name, np.random.RandomState(self.seed + 10_000 + len(self.monitoring)))
+        return self.monitoring[name]
+
+    def example(self, name: str) -> dict[str, np.ndarray]:
+        """The first example of dataset ``name`` by column, as its iterator would load it (for the shape checks)."""
+        if name not in self._examples:
+            from nnl.utils.data_source_implements import CsvDataSource
+
+            source = CsvDataSource(self.uri(name), normalize=not self.info.datasets[name].no_image_normalization)
+            try:
+                self._examples[name] = dict(zip(source.variables, source._get_data(0)))
+            finally:
+                source.close()
+        return self._examples[name]
+
     def close(self) -> None:
-        for iterator in self.training.values():
+        for iterator in [*self.training.values(), *self.monitoring.values()]:
             iterator.close()
 
 
@@ -140,22 +165,40 @@ class Trainer:
         return self.comm is None or self.comm.rank == 0
 
     def _check_data(self) -> None:
-        """Open every dataset the run reads and check the columns it is asked for, before any training step."""
-        checks = [(f"optimizer {n!r}", o.dataset_names, o.data_variables, o.network) for n, o in
-                  self.info.optimizers.items()]
-        checks += [(f"monitor {n!r}", m.dataset_names, m.data_variables, m.network) for n, m in
-                   self.info.monitors.items()]
-        for owner, datasets, data_variables, network in checks:
-            columns: set[str] = set()
+        """Open every dataset the run reads and check the columns it is asked for and their shapes, before any
+        training step."""
+        checks = [(f"optimizer {n!r}", o.dataset_names, o.data_variables, o.network, self.feeds.for_training)
+                  for n, o in self.info.optimizers.items()]
+        checks += [(f"monitor {n!r}", m.dataset_names, m.data_variables, m.network, self.feeds.for_monitor)
+                   for n, m in self.info.monitors.items()]
+        for owner, datasets, data_variables, network, iterator_of in checks:
+            providers: dict[str, Any] = {}  # column -> (dataset, iterator); the last dataset wins, as in a step
             for name in datasets:
-                columns.update(self.feeds.for_training(name).variables)
+                iterator = iterator_of(name)
+                providers.update((column, (name, iterator)) for column in iterator.variables)
             for var_name, data_name in data_variables.items():
                 if var_name not in network.variables:
                     raise ValueError(f"train: {owner}: data variable {var_name!r} is not in network "
                                      f"{network.name!r}.")
-                if data_name not in columns and data_name not in _RESERVED:
+                if data_name in _RESERVED:
+                    continue
+                if data_name not in providers:
                     raise ValueError(f"train: {owner}: variable {var_name!r} wants column {data_name!r}, which "
-                                     f"datasets {datasets} do not have (they have {sorted(columns)}).")
+                                     f"datasets {datasets} do not have (they have {sorted(providers)}).")
+                dataset, iterator = providers[data_name]
+                self._check_shape(owner, dataset, iterator.batch_size, data_name, network, var_name)
+
+    def _check_shape(self, owner: str, dataset: str, batch_size: int, data_name: str, network: Any,
+                     var_name: str) -> None:
+        """A batch of ``data_name`` must fit ``var_name``: the same shape, or the same size (it is reshaped)."""
+        example = self.feeds.example(dataset)[data_name]
+        batch = (int(batch_size), *example.shape)
+        var = network.variables[var_name]
+        if batch != tuple(var.shape) and math.prod(batch) != var.size:
+            raise ValueError(
+                f"train: {owner}: dataset {dataset!r} ({self.feeds.uri(dataset)}) column {data_name!r} holds "
+                f"examples of shape {tuple(example.shape)} (batches of {batch}), but network {network.name!r} "
+                f"variable {var_name!r} has shape {tuple(var.shape)} (examples of {tuple(var.shape[1:])}).")
 
     # -- one iteration ----------------------------------------------------------------------------------------
     def _loss(self, o: Any) -> tuple[Any, list[Any]]:
@@ -247,27 +290,35 @@ class Trainer:
                 self._batches(o, loaded)
 
     # -- evaluation ---------------------------------------------------------------------------------------------
+    def _evaluated(self, epoch: int) -> bool:
+        return epoch % self.monitor_interval == 0 or epoch <= 5 or epoch == self.max_epoch
+
+    def _monitor_batches(self, m: Any) -> tuple[list[Any], int]:
+        """A monitor's iterators and how many batches one evaluation takes: nnabla_cli's ``size // batch_size``
+        (largest of its datasets), at least one so that a dataset smaller than a batch is still evaluated."""
+        iterators = [self.feeds.for_monitor(d) for d in m.dataset_names]
+        size = max(it.size for it in iterators)
+        batch_size = max(it.batch_size for it in iterators)
+        return iterators, max(1, size // batch_size)
+
     def evaluate(self, epoch: int) -> dict[str, float]:
-        """Mean of each monitor's variables over its whole dataset (a fresh iterator per evaluation)."""
+        """Mean of each monitor's variables over the next ``size // batch_size`` batches of its datasets."""
         errors: dict[str, float] = {}
         for name, m in self.info.monitors.items():
             total, count = 0.0, 0
             network = m.network
             outputs = [network.variables[v] for v in m.monitor_variables]
             target = outputs[0] if len(outputs) == 1 else F.sink(*outputs, one_input_grad=False)
-            for dataset in m.dataset_names:
-                iterator = self.feeds.make(dataset, False, np.random.RandomState(self.seed))
-                try:
-                    batches = max(1, math.ceil(iterator.size / iterator.batch_size))
-                    for _ in range(batches):
-                        data = dict(zip(iterator.variables, iterator.next()))
-                        self._fill(network, m.data_variables, m.generator_variables, data, epoch, f"monitor {name!r}")
-                        with nnl.no_grad():
-                            target.forward(clear_buffer=True)
-                        total += float(sum(np.mean(v.d) for v in outputs))
-                        count += 1
-                finally:
-                    iterator.close()
+            iterators, batches = self._monitor_batches(m)
+            for _ in range(batches):
+                data: dict[str, np.ndarray] = {}
+                for iterator in iterators:
+                    data.update(zip(iterator.variables, iterator.next()))
+                self._fill(network, m.data_variables, m.generator_variables, data, epoch, f"monitor {name!r}")
+                with nnl.no_grad():
+                    target.forward(clear_buffer=True)
+                total += float(sum(np.mean(v.d) for v in outputs))
+                count += 1
             if self.comm is not None and self.comm.size > 1:  # each process saw its slice: combine
                 sums = np.array([total, count], dtype=np.float64)
                 self.comm.all_reduce(sums, division=False, inplace=True)
@@ -275,6 +326,14 @@ class Trainer:
             error = total / count if count else 0.0
             errors[name] = 0.0 if not np.isfinite(error) else error
         return errors
+
+    def skip_evaluation(self) -> None:
+        """Consume the batches ``evaluate`` would (to resume with the monitors where an uninterrupted run has them)."""
+        for m in self.info.monitors.values():
+            iterators, batches = self._monitor_batches(m)
+            for _ in range(batches):
+                for iterator in iterators:
+                    iterator.next()
 
     # -- the run --------------------------------------------------------------------------------------------------
     def _state(self, iteration: int, result: TrainResult) -> dict[str, Any]:
@@ -301,24 +360,35 @@ class Trainer:
         iteration = int(state["iteration"])
         for it in range(iteration):
             self.skip(it)
+            if (it + 1) % self.iter_per_epoch == 0 and self._evaluated((it + 1) // self.iter_per_epoch):
+                self.skip_evaluation()
         return iteration
 
     def _end_of_epoch(self, epoch: int, iteration: int, costs: list[float], result: TrainResult) -> None:
         entry: dict[str, float] = {"cost": float(np.mean(costs)) if costs else 0.0}
-        if epoch % self.monitor_interval == 0 or epoch <= 5 or epoch == self.max_epoch:
+        save_model = False
+        if self._evaluated(epoch):
             entry.update(self.evaluate(epoch))
             error = entry.get("valid_error")
             if self.rank0 and (not self.save_best or error is None or result.best_error is None
                                or error <= result.best_error):
                 if error is not None:
                     result.best_error, result.best_epoch = error, epoch
-                checkpoint.save_results(os.path.join(self.outdir, "results.nnp"), self.info.proto)
+                save_model = True
         result.history.append(entry)
         if self.rank0:
-            path = os.path.join(self.outdir, f"results_current_{epoch}.nnp")
-            checkpoint.save_results(path, self.info.proto, self.info.optimizers, self._state(iteration, result))
-            checkpoint.remove_older_checkpoints(self.outdir, path)
-            report.write_report(self.outdir, result.history)
+            try:
+                if save_model:
+                    checkpoint.save_results(os.path.join(self.outdir, "results.nnp"), self.info.proto)
+                path = os.path.join(self.outdir, f"results_current_{epoch}.nnp")
+                checkpoint.save_results(path, self.info.proto, self.info.optimizers, self._state(iteration, result))
+                checkpoint.remove_older_checkpoints(self.outdir, path)
+                report.write_report(self.outdir, result.history)
+            except OSError as e:  # a full disk, say: every file is written atomically, so the older ones are whole
+                found = checkpoint.latest_checkpoint(self.outdir)
+                kept = (f"the checkpoint of epoch {found[0]} ({found[1]}) is intact: free some space and continue "
+                        "with --resume" if found else "no checkpoint was written yet")
+                raise OSError(e.errno, f"train: epoch {epoch}: cannot save the results: {e.strerror}; {kept}.") from e
 
     def run(self, resume: bool = False) -> TrainResult:
         result = TrainResult()

@@ -117,9 +117,9 @@ def _parse_header(filename: str, header: Sequence[str]) -> OrderedDict[str, list
     if not variables:
         raise ValueError(f"{filename}: line 1: the header names no variables.")
     for name, columns in variables.items():
-        if columns[0].index is not None:
-            columns.sort(key=lambda c: c.index)
-            indices = [c.index for c in columns]
+        if columns[0].index is not None:  # a vector: every column has an index (checked above)
+            columns.sort(key=lambda c: c.index or 0)
+            indices = [c.index or 0 for c in columns]
             if indices != list(range(len(columns))):
                 missing = sorted(set(range(max(indices) + 1)) - set(indices))
                 raise ValueError(f"{filename}: line 1: malformed header; the elements of {name!r} must be numbered "

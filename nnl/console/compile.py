@@ -129,7 +129,7 @@ def to_proto(project: dict[str, Any], base_dir: str | None = None) -> Any:
     nets = lowered_networks(project)
     config = project.get("config", {})
     batch = int(config.get("batch_size", 64))
-    msg = pb.NNablaProtoBuf()  # type: ignore[attr-defined]  (generated module)
+    msg = pb.NNablaProtoBuf()  # type: ignore[attr-defined]
     ctx = msg.global_config.default_context
     ctx.backends.extend(["cpu:float"] if config.get("type_config", "float") == "float" else ["cpu:half", "cpu:float"])
     ctx.array_class = "CpuCachedArray"

@@ -7,6 +7,7 @@ import importlib
 import sys
 
 SUBCOMMANDS = {
+    "console": "nnl.cli.console",
     "conv_dataset": "nnl.cli.conv_dataset",
     "convert": "nnl.cli.convert",
     "create_image_classification_dataset": "nnl.cli.create_image_classification_dataset",

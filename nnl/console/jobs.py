@@ -37,7 +37,7 @@ from nnl.console.project import dump_project, validate_project
 from nnl.console.workspace import Workspace, WorkspaceError
 from nnl.parameter_io import write_bytes
 
-__all__ = ["JobManager", "JobError", "ACTIVE", "TERMINAL"]
+__all__ = ["log_tail", "read_series", "JobManager", "JobError", "JobNotFoundError", "JobStateError", "ACTIVE", "TERMINAL"]
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("finished", "failed", "stopped", "suspended")
@@ -47,7 +47,15 @@ _NNL = [sys.executable, "-m", "nnl.cli.main"]
 
 
 class JobError(ValueError):
-    """An unknown job, or an action its state does not allow (the message says which)."""
+    """A job request that cannot be done (the message says why)."""
+
+
+class JobNotFoundError(JobError):
+    """No such job."""
+
+
+class JobStateError(JobError):
+    """The action is not allowed in the job's state."""
 
 
 def _seconds(clock: str) -> float | None:
@@ -59,7 +67,7 @@ def _seconds(clock: str) -> float | None:
     return value
 
 
-def _log_tail(path: Path, chars: int = 3000) -> str:
+def log_tail(path: Path, chars: int = 3000) -> str:
     """The end of a log, progress-bar redraws (``\\r``) collapsed to their last state."""
     try:
         with open(path, "rb") as f:
@@ -185,7 +193,7 @@ class JobManager:
         self._dir(job_id)  # refuses what is not a job id
         with self._lock:
             if job_id not in self._status:
-                raise JobError(f"no job {job_id!r}")
+                raise JobNotFoundError(f"no job {job_id!r}")
             status = copy.deepcopy(self._status[job_id])
         status["progress"] = self.progress(job_id)
         return status
@@ -210,7 +218,7 @@ class JobManager:
         cost = job_dir / "cost.series.txt"
         if cost.exists():
             out["epoch"] = sum(1 for line in cost.read_text(errors="replace").splitlines() if line.strip())
-        bars = _BAR.findall(_log_tail(job_dir / "log.txt", 400)) if status.get("state") == "running" else []
+        bars = _BAR.findall(log_tail(job_dir / "log.txt", 400)) if status.get("state") == "running" else []
         if bars:
             done, total, _, remaining = bars[-1]
             out.update(iteration=int(done), max_iteration=int(total), remaining=_seconds(remaining))
@@ -281,7 +289,7 @@ class JobManager:
         train_dir = self._dir(train_job)
         model = train_dir / "results.nnp"
         if not model.is_file():
-            raise JobError(f"job {train_job!r} has no trained model yet (results.nnp): it is {status['state']}")
+            raise JobStateError(f"job {train_job!r} has no trained model yet (results.nnp): it is {status['state']}")
         project = json.loads((train_dir / "project.nnlproj").read_text(encoding="utf-8"))
         executors = project.get("executors") or []
         name = dataset or (executors[0]["dataset"] if executors else "Validation")
@@ -341,7 +349,7 @@ class JobManager:
             state, error = "finished", None
         else:
             state = "failed"
-            error = f"exit status {returncode}\n{_log_tail(self._dir(job_id) / 'log.txt')}"
+            error = f"exit status {returncode}\n{log_tail(self._dir(job_id) / 'log.txt')}"
         resumable = status["kind"] == "train" and state in ("failed", "stopped", "suspended")
         self._update(job_id, state=state, returncode=returncode, error=error, finished=now, elapsed_before=elapsed,
                      resumable=resumable)
@@ -371,7 +379,7 @@ class JobManager:
                 self._terminate(job_id)
                 self.poll()
             else:
-                raise JobError(f"job {job_id!r} is {status['state']}: only queued or running jobs can be {state}")
+                raise JobStateError(f"job {job_id!r} is {status['state']}: only queued or running jobs can be {state}")
         return self.get(job_id)
 
     def stop(self, job_id: str) -> dict[str, Any]:
@@ -386,7 +394,7 @@ class JobManager:
         with self._lock:
             status = self.get(job_id)
             if status["kind"] != "train" or status["state"] not in ("suspended", "stopped", "failed"):
-                raise JobError(f"job {job_id!r} ({status['kind']}, {status['state']}) cannot be resumed: only "
+                raise JobStateError(f"job {job_id!r} ({status['kind']}, {status['state']}) cannot be resumed: only "
                                "suspended, stopped or failed training jobs can")
             self._update(job_id, state="queued", resume_next=True, error=None)
             self.poll()
@@ -397,7 +405,7 @@ class JobManager:
         with self._lock:
             status = self.get(job_id)
             if status["state"] == "running":
-                raise JobError(f"job {job_id!r} is running: stop it before deleting it")
+                raise JobStateError(f"job {job_id!r} is running: stop it before deleting it")
             del self._status[job_id]
             shutil.rmtree(self._dir(job_id), ignore_errors=True)
 
@@ -421,7 +429,7 @@ class JobManager:
         job_dir = self._dir(job_id)
         table = job_dir / "output_result.csv"
         if not table.is_file():
-            raise JobError(f"evaluation {job_id!r} has no results (it is {status['state']})")
+            raise JobStateError(f"evaluation {job_id!r} has no results (it is {status['state']})")
         with open(table, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         header, body = rows[0], rows[1:]

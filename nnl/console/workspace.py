@@ -31,7 +31,7 @@ from nnl.console.project import (
     validate_project,
 )
 
-__all__ = ["Workspace", "WorkspaceError", "default_root", "SAMPLE_TRAINING_CSV", "SAMPLE_VALIDATION_CSV"]
+__all__ = ["Workspace", "WorkspaceError", "NotFoundError", "ConflictError", "default_root", "SAMPLE_TRAINING_CSV", "SAMPLE_VALIDATION_CSV"]
 
 SAMPLE_TRAINING_CSV = "datasets/mnist/mnist_training.csv"
 SAMPLE_VALIDATION_CSV = "datasets/mnist/mnist_test.csv"
@@ -39,6 +39,14 @@ SAMPLE_VALIDATION_CSV = "datasets/mnist/mnist_test.csv"
 
 class WorkspaceError(ValueError):
     """A path outside the workspace, a missing or existing project, a bad name."""
+
+
+class NotFoundError(WorkspaceError):
+    """No such project or file."""
+
+
+class ConflictError(WorkspaceError):
+    """The name is taken."""
 
 
 def default_root() -> Path:
@@ -102,7 +110,7 @@ class Workspace:
     def load_project(self, name: str) -> dict[str, Any]:
         path = self.project_path(name)
         if not path.is_file():
-            raise WorkspaceError(f"no project named {name!r} in {self.projects_dir}")
+            raise NotFoundError(f"no project named {name!r} in {self.projects_dir}")
         return load_project(path)
 
     def save_project(self, project: dict[str, Any], name: str | None = None, overwrite: bool = True) -> str:
@@ -110,14 +118,14 @@ class Workspace:
         name = name if name is not None else validate_project(project)["name"]
         path = self.project_path(name)
         if not overwrite and path.exists():
-            raise WorkspaceError(f"a project named {name!r} already exists")
+            raise ConflictError(f"a project named {name!r} already exists")
         save_project({**project, "name": name}, path)
         return name
 
     def delete_project(self, name: str) -> None:
         path = self.project_path(name)
         if not path.is_file():
-            raise WorkspaceError(f"no project named {name!r} in {self.projects_dir}")
+            raise NotFoundError(f"no project named {name!r} in {self.projects_dir}")
         path.unlink()
 
     def copy_project(self, source: str, target: str) -> str:
@@ -183,3 +191,83 @@ def _is_header(line: str) -> bool:
     """An NNC dataset header (``x:image,y:label``, ``x__0,x__1,y``): cells that are names, not numbers."""
     cells = [c.strip() for c in line.split(",")]
     return bool(line) and all(re.match(r"[#A-Za-z_]", c) for c in cells if c)
+
+
+_IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff")
+
+
+def _cell_kind(value: str, base: Path) -> tuple[str, list[int] | None]:
+    """What one CSV cell holds: a number, or a file (image, matrix ``.csv``, ``.npy``) and its shape."""
+    try:
+        float(value)
+        return "scalar", []
+    except ValueError:
+        pass
+    path = (base / value.replace("\\", "/")).resolve()
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _IMAGE_SUFFIXES:
+            from PIL import Image
+
+            with Image.open(path) as image:
+                channels = len(image.getbands()) if image.mode not in ("P", "1") else 1
+                return "image", [channels, image.height, image.width]
+        if suffix == ".csv":
+            with open(path, encoding="utf-8-sig") as f:
+                rows = [line for line in f.read().splitlines() if line.strip()]
+            return "matrix", [len(rows), len(rows[0].split(",")) if rows else 0]
+        if suffix == ".npy":
+            import numpy as np
+
+            return "array", list(np.load(path, mmap_mode="r").shape)
+    except (OSError, ValueError, SyntaxError):
+        return "missing file", None
+    return "text", None
+
+
+def preview_dataset(csv_path: Path, offset: int = 0, limit: int = 20) -> dict[str, Any]:
+    """An NNC CSV dataset at a glance: its variables (name, columns, kind, shape, label), row count and a page of
+    rows. Kinds: scalar, vector (``x__0, x__1``...), image, matrix, array, text, missing file."""
+    import csv
+
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        raise WorkspaceError(f"{csv_path.name}: the file is empty (expected a header row)")
+    header, body = rows[0], rows[1:]
+    variables: dict[str, dict[str, Any]] = {}
+    for index, cell in enumerate(header):
+        if cell.startswith("#"):
+            continue
+        name_part, _, label = cell.partition(":")
+        name = re.sub(r"__\d+$", "", name_part)
+        variable = variables.setdefault(name, {"name": name, "columns": [], "labels": []})
+        variable["columns"].append(index)
+        if label:
+            variable["labels"].append(label)
+    first = body[0] if body else []
+    for variable in variables.values():
+        columns = variable["columns"]
+        if len(columns) > 1:
+            variable["kind"], variable["shape"] = "vector", [len(columns)]
+        elif first and columns[0] < len(first):
+            variable["kind"], variable["shape"] = _cell_kind(first[columns[0]], csv_path.parent)
+        else:
+            variable["kind"], variable["shape"] = "unknown", None
+    return {"header": header, "variables": list(variables.values()), "total": len(body), "offset": offset,
+            "rows": body[offset: offset + limit]}
+
+
+def thumbnail_png(path: Path, size: int = 128) -> bytes:
+    """An image file as a PNG of at most ``size`` x ``size`` pixels."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.thumbnail((size, size))
+        if image.mode not in ("L", "RGB", "RGBA"):
+            image = image.convert("RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+    return buffer.getvalue()

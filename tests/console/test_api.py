@@ -356,3 +356,16 @@ def test_nnl_console_command(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_sample_lenet_trains_one_epoch_from_a_fresh_workspace(client, ws):
+    """The first-start experience: the sample project (its MNIST written on first use) trains one epoch."""
+    _needs("compile")
+    project = client.get("/api/projects/MNIST_LeNet").json()
+    project["config"]["max_epoch"] = 1
+    job = client.post("/api/jobs", json={"document": project}).json()
+    status = _wait(client, job["id"], timeout=900)
+    assert status["state"] == "finished", status.get("error")
+    errors = client.get(f"/api/jobs/{job['id']}/metrics").json()["series"]["valid_error"]
+    assert len(errors) == 1 and errors[0][1] < 0.5  # one epoch of LeNet on 4,000 digits

@@ -1,8 +1,8 @@
 """Training and evaluation jobs of the console: separate processes, a queue, live progress, history on disk.
 
-A training job runs ``python -m nnl.cli.main train -c net.nntxt -o <job dir>`` (the nntxt compiled from the project
+A training job runs ``python -m nnl train -c net.nntxt -o <job dir>`` (the nntxt compiled from the project
 by ``nnl.console.compile.to_nntxt``, with the dataset URIs made absolute); an evaluation job runs
-``python -m nnl.cli.main forward -c <training job>/results.nnp -d <csv> -o <job dir>``. At most ``max_running`` run
+``python -m nnl forward -c <training job>/results.nnp -d <csv> -o <job dir>``. At most ``max_running`` run
 at once; the others wait in state ``queued``. Each job folder ``<workspace>/jobs/<id>/`` keeps ``status.json``, the
 project snapshot ``project.nnlproj``, ``net.nntxt``, the process log ``log.txt`` and what the command writes:
 ``nnl train`` rewrites ``monitoring_report.yml``, ``<monitor>.series.txt`` (``<epoch> <value>`` lines: ``cost``,
@@ -43,7 +43,7 @@ ACTIVE = ("queued", "running")
 TERMINAL = ("finished", "failed", "stopped", "suspended")
 _STOP_GRACE_S = 5.0
 _BAR = re.compile(r"(\d+)/(\d+) \[([\d:]+)<([\d:?]+)")
-_NNL = [sys.executable, "-m", "nnl.cli.main"]
+_NNL = [sys.executable, "-m", "nnl"]
 
 
 class JobError(ValueError):

@@ -365,3 +365,35 @@ def test_h5_odd_names_load_in_nnabla(tmp_path):
     for nnabla_name, name in expected.items():
         np.testing.assert_array_equal(np.array(loaded[nnabla_name][0], np.float32), params[name].d)
         assert loaded[nnabla_name][1] == params[name].need_grad
+
+
+@pytest.mark.parametrize("ext", [".protobuf", ".nntxt"])
+def test_write_error_names_the_file_and_keeps_the_old_one(tmp_path, ext, monkeypatch):
+    """A write that fails part-way (a full disk) removes its temporary file and raises an OSError of the same
+    errno naming the target; the file already there is untouched."""
+    import builtins
+    import errno
+
+    import nnl.parameter_io
+
+    path = tmp_path / f"p{ext}"
+    params = _make_params(np.random.RandomState(12))
+    save_parameters(str(path), params)
+    before = path.read_bytes()
+
+    class FullDisk(io.FileIO):
+        def write(self, data):
+            super().write(bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def open_on_a_full_disk(name, mode="r", *args, **kwargs):
+        return FullDisk(name, mode) if "w" in mode else builtins.open(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(nnl.parameter_io, "open", open_on_a_full_disk, raising=False)
+    with pytest.raises(OSError) as info:
+        save_parameters(str(path), params)
+    assert info.value.errno == errno.ENOSPC
+    assert str(info.value) == f"[Errno 28] No space left on device (writing {str(path)!r}; a file already there is " \
+                              "unchanged)"
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == [path.name]

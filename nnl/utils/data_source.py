@@ -231,7 +231,8 @@ def write_cache_index(cache_dir: str, entries: Sequence[tuple[str, int]], variab
                       file_format: str, original_uri: str | None, original_order: Sequence[Any] | None,
                       order: Sequence[Any] | None) -> None:
     """``cache_index.csv`` (file, count), ``cache_info.csv`` (variables, .npy only), ``original.csv`` (the source
-    CSV), ``order.csv`` (original index, cached index)."""
+    CSV), ``order.csv`` (rows ``original_order[i], order[i]``: the position in the cache and the row of
+    ``original.csv`` the example there came from)."""
     with open(os.path.join(cache_dir, "cache_index.csv"), "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows((os.path.basename(name), count) for name, count in entries)
     if file_format == ".npy":

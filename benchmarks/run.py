@@ -45,6 +45,9 @@ def measure(step: Any, min_time: float, min_runs: int = 5) -> float:
     return statistics.median(times)
 
 
+CONTEXT = "cpu"  # nnl's extension (--context)
+
+
 def run_nnabla_api(framework: str, names: list[str], min_time: float) -> dict[str, float]:
     """Run the shared workloads with ``framework`` ('nnl' or 'nnabla') as the nnabla API."""
     import importlib
@@ -55,6 +58,10 @@ def run_nnabla_api(framework: str, names: list[str], min_time: float) -> dict[st
     F = importlib.import_module(f"{framework}.functions")
     PF = importlib.import_module(f"{framework}.parametric_functions")
     S = importlib.import_module(f"{framework}.solvers")
+    if framework == "nnl" and CONTEXT != "cpu":
+        from nnl.ext_utils import get_extension_context
+
+        nn.set_default_context(get_extension_context(CONTEXT))
     results = {}
     for name in names:
         nn.clear_parameters()
@@ -80,7 +87,10 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds spent per workload and framework")
     parser.add_argument("--threads", type=int, help="BLAS/OpenMP threads for every framework")
     parser.add_argument("--framework", choices=["nnl", "nnabla", "torch"], help="run one framework and print JSON")
+    parser.add_argument("--context", default="cpu", help="nnl's extension: cpu (NumPy) or torch")
     args = parser.parse_args()
+    global CONTEXT
+    CONTEXT = args.context
     names = [n for n in args.only.split(",") if n]
 
     if args.framework:

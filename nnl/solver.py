@@ -135,6 +135,7 @@ class Solver:
         self._wd_default = _F32(default_weight_decay_rate)
         self._wd_rate = self._wd_default
         self.info: dict[str, Any] = {}
+        self._device_update = _device_update_for(self)
         kinds = dict(self._ARGS)
         for name, value in hyper.items():
             if kinds.get(name) == "bool":
@@ -457,6 +458,19 @@ class Solver:
         rate set by ``weight_decay`` is used here and then reset to the constructor's default.
         """
 
+        device_update = self._device_update
+        if device_update is not None and update_pre_hook is None and update_post_hook is None and not _global_pre_hooks and not _global_post_hooks:
+            keys = [key for key, param in self._params.items() if not param.grad.zeroing]
+            for key in keys:
+                st = self._states[key]
+                st.t = min(st.t + 1, _T_MAX)
+            try:
+                if keys:
+                    device_update(self, keys)
+            finally:
+                self._wd_rate = self._wd_default
+            return
+
         def body(key: str, param: Variable) -> None:
             st = self._states[key]
             st.t = min(st.t + 1, _T_MAX)
@@ -601,6 +615,19 @@ def _apply_weight_decay(solver: Solver, param: Variable, rate: np.float32) -> No
         g += tmp
 
     solver._chunked(kernel, [_f32_array(param.data), _f32_array(param.grad)], n32=1)
+
+
+def _device_update_for(solver: Solver) -> Callable[[Solver, list[str]], None] | None:
+    """The torch multi-tensor update when the solver is created under a torch context (as nnabla solvers take
+    the current context), else None."""
+    from nnl.core.context import get_current_context
+
+    ctx = get_current_context()
+    if ctx.backend[0].split(":")[0] not in ("torch", "cuda", "cudnn"):
+        return None
+    from nnl.backends.torch.solvers import device_update
+
+    return device_update(solver, ctx)
 
 
 def _bias_correction(beta1: np.float32, beta2: np.float32, t: int) -> np.float32:

@@ -28,8 +28,9 @@ class Kernel:
     """A backend's implementation of one function.
 
     ``forward(fn, xp, x)`` / ``backward(fn, xp, x, y, dy, need)`` take and give the backend's arrays;
-    ``fetcher(ctx)``, when given, returns the function that reads an NdArray's buffer as such an array
-    (moving and casting it); without one, kernels get host NumPy arrays.
+    ``fetcher(ctx, backend)``, when given, returns the function that reads an NdArray's buffer as such an array
+    (moving and casting it); such a kernel's backward receives x and y as NdArrays (it fetches only what it
+    reads) and dy as arrays. Without a fetcher, kernels get host NumPy arrays throughout.
     """
 
     backend: str

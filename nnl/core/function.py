@@ -274,14 +274,13 @@ class Function:
             return
         if self._backward is None:
             self.setup(inputs, outputs)
-        get = (lambda nd: nd.data) if self._fetch is None else self._fetch
-        grads = self._backward(
-            self.xp,
-            [get(v._data) for v in inputs],
-            [get(v._data) for v in outputs],
-            [get(v._grad) for v in outputs],
-            need,
-        )
+        fetch = self._fetch
+        if fetch is None:
+            grads = self._backward(
+                self.xp, [v._data.data for v in inputs], [v._data.data for v in outputs], [v._grad.data for v in outputs], need
+            )
+        else:  # device kernels: NdArrays of x and y, dy as arrays (see nnl.core.dispatch.Kernel)
+            grads = self._backward(self.xp, [v._data for v in inputs], [v._data for v in outputs], [fetch(v._grad) for v in outputs], need)
         for i, (v, g) in enumerate(zip(inputs, grads)):
             if need[i] and g is not None:
                 store_grad(v._grad, g, accum is None or accum[i], master=v._parent is None)

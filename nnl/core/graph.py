@@ -347,17 +347,17 @@ def backward(
             continue
         inputs = function.inputs
         need = [v.need_grad for v in inputs]
-        get = _host if function._fetch is None else function._fetch
-        dy = [get(nd) if id(nd) in written else get(NdArray(nd._shape)) for nd in function._out_grad]
+        fetch = function._fetch
         for hook in hooks:
             hook(function)
-        grads = function._backward(
-            function.xp,
-            [get(v._data) for v in inputs],
-            [get(nd) for nd in function._out_data],
-            dy,
-            need,
-        )
+        if fetch is None:
+            dy = [nd.data if id(nd) in written else np.zeros(nd._shape, np.float32) for nd in function._out_grad]
+            grads = function._backward(
+                function.xp, [v._data.data for v in inputs], [nd.data for nd in function._out_data], dy, need
+            )
+        else:  # device kernels get the NdArrays of x and y (they fetch only what they use) and dy as arrays
+            dy = [fetch(nd if id(nd) in written else NdArray(nd._shape)) for nd in function._out_grad]
+            grads = function._backward(function.xp, [v._data for v in inputs], function._out_data, dy, need)
         adopted = {id(d) for d in dy}  # arrays that may not become a second buffer's memory
         for v, g, n in zip(inputs, grads, need):
             if not n or g is None:
@@ -379,10 +379,6 @@ def backward(
             _free_outputs(function, root, protected)
     for callback in callbacks:
         callback.on_finish_backward()
-
-
-def _host(nd: NdArray) -> np.ndarray:
-    return nd.data
 
 
 def _free_outputs(function: Function, root: Any, protected: set[int]) -> None:

@@ -30,7 +30,5 @@ def store_tensor_grad(nd: NdArray, grad: torch.Tensor, accumulate: bool, master:
         return
     if tuple(grad.shape) != nd._shape:
         grad = grad.expand(nd._shape)
-    if not grad.is_contiguous() or grad._base is not None:
-        grad = grad.contiguous() if not grad.is_contiguous() else grad.clone()
-    nd._array = grad
+    nd._array = grad.contiguous()
     nd._zeroing = False

@@ -94,8 +94,10 @@ def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
 
 
 def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[Any], need: Sequence[bool]) -> list[Any]:
+    """Input gradients from the recorded graph (``xs``/``ys`` are NdArrays, read only to record again)."""
     saved = fn._saved
     if saved is None or any(n and not r for n, r in zip(need, saved[2])):  # forward did not record what we need
+        xs = [fn._fetch(nd) for nd in xs]
         recorded = [x.detach().requires_grad_() if n and x.is_floating_point() else x for x, n in zip(xs, need)]
         fn._replaying = True
         try:

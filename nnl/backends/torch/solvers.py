@@ -1,0 +1,84 @@
+"""Solver updates on torch tensors: every parameter of a solver in one multi-tensor (``torch._foreach_*``) pass.
+
+The formulas are the NumPy solvers' (nnabla's), element for element; parameters, gradients and states stay where they
+live (host memory shared with NumPy on the CPU, the GPU for cuda/cudnn), so a training step has no host round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from nnl.backends.torch.kernel import _cached_fetcher, device_of
+from nnl.core.context import Context
+
+Update = Callable[[Any, list[str]], None]
+
+
+def _buffers(solver: Any, keys: list[str], *state_names: str) -> list[list[torch.Tensor]]:
+    fetch = _cached_fetcher(solver._device, "float")
+    params = [solver._params[k] for k in keys]
+    lists = [[fetch(p.data) for p in params], [fetch(p.grad) for p in params]]
+    for name in state_names:
+        lists.append([fetch(solver._states[k].pstate[name].data) for k in keys])
+    return lists
+
+
+def _sgd(solver: Any, keys: list[str]) -> None:
+    w, g = _buffers(solver, keys)
+    torch._foreach_add_(w, torch._foreach_mul(g, float(solver._lr)), alpha=-1.0)
+
+
+def _momentum(solver: Any, keys: list[str]) -> None:
+    w, g, m = _buffers(solver, keys, "m")
+    torch._foreach_mul_(m, float(solver._momentum))
+    torch._foreach_add_(m, torch._foreach_mul(g, float(solver._lr)))
+    torch._foreach_sub_(w, m)
+
+
+def _adam_steps(solver: Any, keys: list[str], decay: float | None) -> None:
+    from nnl.solver import _bias_correction
+
+    b1, b2, eps = solver._beta1, solver._beta2, float(solver._eps)
+    by_t: dict[int, list[str]] = {}
+    for k in keys:  # parameters skipped in earlier updates have their own t
+        by_t.setdefault(solver._states[k].t, []).append(k)
+    for t, group in by_t.items():
+        w, g, m, v = _buffers(solver, group, "mean", "var")
+        alpha_t = float(solver._alpha * _bias_correction(b1, b2, t))
+        torch._foreach_mul_(m, float(b1))
+        torch._foreach_add_(m, torch._foreach_mul(g, float(1 - b1)))
+        torch._foreach_mul_(v, float(b2))
+        scaled = torch._foreach_mul(g, float(1 - b2))
+        torch._foreach_mul_(scaled, g)
+        torch._foreach_add_(v, scaled)
+        shrink = torch._foreach_mul(w, decay) if decay is not None else None
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_add_(denom, eps)
+        step = torch._foreach_mul(m, alpha_t)
+        torch._foreach_div_(step, denom)
+        torch._foreach_sub_(w, step)
+        if shrink is not None:
+            torch._foreach_sub_(w, shrink)
+
+
+def _adam(solver: Any, keys: list[str]) -> None:
+    _adam_steps(solver, keys, None)
+
+
+def _adamw(solver: Any, keys: list[str]) -> None:
+    _adam_steps(solver, keys, float((solver._alpha / solver._init_alpha) * solver._wd_rate))
+
+
+UPDATES: dict[str, Update] = {"Sgd": _sgd, "Momentum": _momentum, "Adam": _adam, "AdamW": _adamw}
+
+
+def device_update(solver: Any, ctx: Context) -> Update | None:
+    """The multi-tensor update of ``solver`` for a torch context (None: the NumPy update is used)."""
+    update = UPDATES.get(type(solver).__name__)
+    if update is None:
+        return None
+    solver._device = device_of(ctx, ctx.backend[0])
+    return update

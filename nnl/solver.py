@@ -444,6 +444,20 @@ class Solver:
                 return result
         return None
 
+    def _on_device(self, pre_hook: Any, post_hook: Any) -> bool:
+        """True when the multi-tensor torch path applies (a torch context and no per-parameter hooks)."""
+        return (
+            self._device_update is not None
+            and pre_hook is None
+            and post_hook is None
+            and not _global_pre_hooks
+            and not _global_post_hooks
+        )
+
+    def _computed(self) -> list[str]:
+        """Names of the parameters whose gradient was computed (not pending zero)."""
+        return [key for key, param in self._params.items() if not param.grad.zeroing]
+
     def zero_grad(self) -> None:
         """Mark the gradients of all registered parameters as zero."""
         for param in self._params.values():
@@ -459,14 +473,14 @@ class Solver:
         """
 
         device_update = self._device_update
-        if device_update is not None and update_pre_hook is None and update_post_hook is None and not _global_pre_hooks and not _global_post_hooks:
-            keys = [key for key, param in self._params.items() if not param.grad.zeroing]
+        if device_update is not None and self._on_device(update_pre_hook, update_post_hook):
+            keys = self._computed()
             for key in keys:
                 st = self._states[key]
                 st.t = min(st.t + 1, _T_MAX)
             try:
                 if keys:
-                    device_update(self, keys)
+                    device_update.update(self, keys)
             finally:
                 self._wd_rate = self._wd_default
             return
@@ -530,6 +544,9 @@ class Solver:
             return
         if rate == 0:
             return
+        if self._on_device(pre_hook, post_hook):
+            self._device_update.weight_decay(self, self._computed(), float(rate))  # type: ignore[union-attr]
+            return
 
         def body(key: str, param: Variable) -> None:
             _apply_weight_decay(self, param, rate)
@@ -560,6 +577,9 @@ class Solver:
     ) -> None:
         """``g *= scale`` (mixed-precision training)."""
         s = _F32(scale)
+        if self._on_device(pre_hook, post_hook):
+            self._device_update.scale_grad(self, self._computed(), float(s))  # type: ignore[union-attr]
+            return
 
         def body(key: str, param: Variable) -> None:
             g = _f32_array(param.grad)
@@ -583,6 +603,8 @@ class Solver:
         self, pre_hook: Callable[[], Any] | None = None, post_hook: Callable[[], Any] | None = None
     ) -> bool:
         """True if any gradient holds an inf or a NaN."""
+        if self._on_device(pre_hook, post_hook):
+            return bool(self._device_update.has_inf_or_nan(self, self._computed()))  # type: ignore[union-attr]
         return bool(self._each(pre_hook, post_hook, lambda k, p: not bool(np.isfinite(p.grad.data).all())))
 
 
@@ -617,7 +639,7 @@ def _apply_weight_decay(solver: Solver, param: Variable, rate: np.float32) -> No
     solver._chunked(kernel, [_f32_array(param.data), _f32_array(param.grad)], n32=1)
 
 
-def _device_update_for(solver: Solver) -> Callable[[Solver, list[str]], None] | None:
+def _device_update_for(solver: Solver) -> Any:
     """The torch multi-tensor update when the solver is created under a torch context (as nnabla solvers take
     the current context), else None."""
     from nnl.core.context import get_current_context

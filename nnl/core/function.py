@@ -286,7 +286,9 @@ class Function:
                 store_grad(v._grad, g, accum is None or accum[i], master=v._parent is None)
 
     def _bind_kernels(self) -> None:
-        dispatch.bind(self, self.context or get_current_context())
+        if self.context is None:  # a function keeps the context current at its creation (as in nnabla)
+            self.context = get_current_context()
+        dispatch.bind(self, self.context)
 
     # -- engine support -----------------------------------------------------------------------------------------
     def _adopt_output(self, v: Any) -> None:

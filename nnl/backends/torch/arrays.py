@@ -46,7 +46,10 @@ def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], tor
             tensor = torch.zeros(nd._shape, dtype=torch.from_numpy(np.empty(0, nd._dtype)).dtype, device=device)
             nd._array, nd._zeroing = (tensor.numpy() if on_cpu else tensor), False
         elif type(array) is np.ndarray:
-            tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+            try:
+                tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+            except ValueError:  # negative strides (a reversed view): torch needs a copy
+                tensor = torch.from_numpy(array.copy())
             if not on_cpu:
                 tensor = tensor.to(device, non_blocking=True)
                 nd._array = tensor

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as TF
 
-from nnl.backends.torch.kernel import Unsupported, kernel
+from nnl.backends.torch.kernel import EXTENSIONS, TYPE_CONFIGS, Unsupported, fetcher_for, kernel
+from nnl.core import dispatch
 
 
 @kernel("Reshape")
@@ -75,3 +76,23 @@ def flip(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
 @kernel("Tile")
 def tile(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0].tile(tuple(fn.reps))
+
+
+def _sink_forward(fn: Any, xp: Any, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    device = xs[0].device if xs else torch.device("cpu")
+    return [torch.zeros((), dtype=torch.float32, device=device)]
+
+
+def _sink_backward(fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[torch.Tensor], need: list[bool]) -> list[Any]:
+    """Sink's own rule (see nnl.functions.special.Sink): ones into each input, or back-propagate given grads."""
+    if not fn.one_input_grad:
+        return [
+            fn._fetch(v._grad) if n and v.parent is not None and not v._grad.clear_called else None
+            for v, n in zip(fn.inputs, need)
+        ]
+    return [torch.ones(nd.shape, dtype=torch.float32, device=dys[0].device) if n else None for nd, n in zip(xs, need)]
+
+
+for _extension in EXTENSIONS:
+    for _type_config in TYPE_CONFIGS:
+        dispatch.register("Sink", f"{_extension}:{_type_config}", _sink_forward, _sink_backward, xp=torch, fetcher=fetcher_for)

@@ -30,6 +30,10 @@ def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     def flat(t: torch.Tensor | None) -> torch.Tensor | None:
         return None if t is None else t.reshape(channels)
 
+    # running statistics get no gradient (as in nnabla), even when their variables have need_grad set
+    running_mean = None if running_mean is None else running_mean.detach()
+    running_var = None if running_var is None else running_var.detach()
+
     if fn.batch_stat:
         update = fn._updating and not getattr(fn, "_replaying", False) and running_mean is not None
         y = TF.batch_norm(

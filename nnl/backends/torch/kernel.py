@@ -61,7 +61,8 @@ def device_of(ctx: Context, backend: str) -> str:
     return "cpu" if extension == "torch" else f"cuda:{int(ctx.device_id or 0)}"
 
 
-def _fetcher(ctx: Context, backend: str) -> Callable[[Any], torch.Tensor]:
+def fetcher_for(ctx: Context, backend: str) -> Callable[[Any], torch.Tensor]:
+    """The fetch function of a torch backend string in a context (cached per device and precision)."""
     return _cached_fetcher(device_of(ctx, backend), backend.split(":")[1])
 
 
@@ -145,7 +146,7 @@ def kernel(*function_names: str, half: bool = True) -> Callable[[Impl], Impl]:
                 for type_config in TYPE_CONFIGS:
                     if type_config != "float" and not half:
                         continue
-                    dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=_fetcher)
+                    dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher_for)
         return impl
 
     return register

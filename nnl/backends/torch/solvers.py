@@ -75,10 +75,34 @@ def _adamw(solver: Any, keys: list[str]) -> None:
 UPDATES: dict[str, Update] = {"Sgd": _sgd, "Momentum": _momentum, "Adam": _adam, "AdamW": _adamw}
 
 
-def device_update(solver: Any, ctx: Context) -> Update | None:
-    """The multi-tensor update of ``solver`` for a torch context (None: the NumPy update is used)."""
+class DeviceSolver:
+    """A solver's operations on torch tensors, all parameters at once."""
+
+    def __init__(self, update: Update) -> None:
+        self._update = update
+
+    def update(self, solver: Any, keys: list[str]) -> None:
+        self._update(solver, keys)
+
+    @staticmethod
+    def scale_grad(solver: Any, keys: list[str], scale: float) -> None:
+        torch._foreach_mul_(_buffers(solver, keys)[1], scale)
+
+    @staticmethod
+    def weight_decay(solver: Any, keys: list[str], rate: float) -> None:
+        w, g = _buffers(solver, keys)
+        torch._foreach_add_(g, torch._foreach_mul(w, rate))
+
+    @staticmethod
+    def has_inf_or_nan(solver: Any, keys: list[str]) -> bool:
+        grads = _buffers(solver, keys)[1]
+        return bool(torch.stack([~torch.isfinite(g).all() for g in grads]).any()) if grads else False
+
+
+def device_update(solver: Any, ctx: Context) -> DeviceSolver | None:
+    """The multi-tensor operations of ``solver`` for a torch context (None: the NumPy solver is used)."""
     update = UPDATES.get(type(solver).__name__)
     if update is None:
         return None
     solver._device = device_of(ctx, ctx.backend[0])
-    return update
+    return DeviceSolver(update)

@@ -19,9 +19,8 @@ _AVG_POOL = {1: TF.avg_pool1d, 2: TF.avg_pool2d, 3: TF.avg_pool3d}
 
 def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, base_axis: int) -> torch.Tensor:
     batch = x.shape[:base_axis]
-    y = x.reshape(math.prod(batch), w.shape[0]) @ w.reshape(w.shape[0], -1)
-    if b is not None:
-        y = y + b.reshape(1, -1)
+    rows, weight = x.reshape(math.prod(batch), w.shape[0]), w.reshape(w.shape[0], -1)
+    y = torch.addmm(b.reshape(1, -1), rows, weight) if b is not None else rows @ weight
     return y.reshape(*batch, *w.shape[1:])
 
 

@@ -28,17 +28,18 @@ def _buffers(solver: Any, keys: list[str], *state_names: str) -> list[list[torch
 
 def _sgd(solver: Any, keys: list[str]) -> None:
     w, g = _buffers(solver, keys)
-    torch._foreach_add_(w, torch._foreach_mul(g, float(solver._lr)), alpha=-1.0)
+    torch._foreach_add_(w, g, alpha=-float(solver._lr))
 
 
 def _momentum(solver: Any, keys: list[str]) -> None:
     w, g, m = _buffers(solver, keys, "m")
     torch._foreach_mul_(m, float(solver._momentum))
-    torch._foreach_add_(m, torch._foreach_mul(g, float(solver._lr)))
+    torch._foreach_add_(m, g, alpha=float(solver._lr))
     torch._foreach_sub_(w, m)
 
 
 def _adam_steps(solver: Any, keys: list[str], decay: float | None) -> None:
+    """Fused passes (scale-and-add, add-product, add-quotient): the NumPy solver's formulas, rounded once less."""
     from nnl.solver import _bias_correction
 
     b1, b2, eps = solver._beta1, solver._beta2, float(solver._eps)
@@ -49,19 +50,14 @@ def _adam_steps(solver: Any, keys: list[str], decay: float | None) -> None:
         w, g, m, v = _buffers(solver, group, "mean", "var")
         alpha_t = float(solver._alpha * _bias_correction(b1, b2, t))
         torch._foreach_mul_(m, float(b1))
-        torch._foreach_add_(m, torch._foreach_mul(g, float(1 - b1)))
+        torch._foreach_add_(m, g, alpha=float(1 - b1))
         torch._foreach_mul_(v, float(b2))
-        scaled = torch._foreach_mul(g, float(1 - b2))
-        torch._foreach_mul_(scaled, g)
-        torch._foreach_add_(v, scaled)
-        shrink = torch._foreach_mul(w, decay) if decay is not None else None
+        torch._foreach_addcmul_(v, g, g, value=float(1 - b2))
+        if decay is not None:  # w - step - decay w == (1 - decay) w - step: the step does not read w
+            torch._foreach_mul_(w, 1.0 - decay)
         denom = torch._foreach_sqrt(v)
         torch._foreach_add_(denom, eps)
-        step = torch._foreach_mul(m, alpha_t)
-        torch._foreach_div_(step, denom)
-        torch._foreach_sub_(w, step)
-        if shrink is not None:
-            torch._foreach_sub_(w, shrink)
+        torch._foreach_addcdiv_(w, m, denom, value=-alpha_t)
 
 
 def _adam(solver: Any, keys: list[str]) -> None:

@@ -45,6 +45,9 @@ def measure(step: Any, min_time: float, min_runs: int = 5) -> float:
     return statistics.median(times)
 
 
+CONTEXT = "cpu"  # nnl's extension (--context)
+
+
 def run_nnabla_api(framework: str, names: list[str], min_time: float) -> dict[str, float]:
     """Run the shared workloads with ``framework`` ('nnl' or 'nnabla') as the nnabla API."""
     import importlib
@@ -55,6 +58,10 @@ def run_nnabla_api(framework: str, names: list[str], min_time: float) -> dict[st
     F = importlib.import_module(f"{framework}.functions")
     PF = importlib.import_module(f"{framework}.parametric_functions")
     S = importlib.import_module(f"{framework}.solvers")
+    if framework == "nnl" and CONTEXT != "cpu":
+        from nnl.ext_utils import get_extension_context
+
+        nn.set_default_context(get_extension_context(CONTEXT))
     results = {}
     for name in names:
         nn.clear_parameters()
@@ -72,6 +79,37 @@ def run_torch(names: list[str], min_time: float) -> dict[str, float]:
     return {name: measure(torch_twins.TWINS[name](torch), min_time) for name in names}
 
 
+def run_interleaved(names: list[str], min_time: float, rounds: int = 7) -> dict[str, dict[str, float]]:
+    """nnl and the PyTorch twin measured in alternating rounds in one process, so that a busy machine slows both
+    alike: the median over rounds of each framework's per-round median."""
+    import importlib
+
+    import torch
+    import torch_twins
+    import workloads
+
+    nn = importlib.import_module("nnl")
+    F, PF, S = (importlib.import_module(f"nnl.{m}") for m in ("functions", "parametric_functions", "solvers"))
+    if CONTEXT != "cpu":
+        from nnl.ext_utils import get_extension_context
+
+        nn.set_default_context(get_extension_context(CONTEXT))
+    if os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    torch.manual_seed(0)
+    columns: dict[str, dict[str, float]] = {"nnl": {}, "torch": {}}
+    for name in names:
+        nn.clear_parameters()
+        steps = {"nnl": workloads.WORKLOADS[name](nn, F, PF, S), "torch": torch_twins.TWINS[name](torch)}
+        per_round: dict[str, list[float]] = {"nnl": [], "torch": []}
+        for _ in range(rounds):
+            for framework, step in steps.items():
+                per_round[framework].append(measure(step, min_time / rounds, min_runs=3))
+        for framework in steps:
+            columns[framework][name] = statistics.median(per_round[framework])
+    return columns
+
+
 def main() -> None:
     import workloads
 
@@ -80,7 +118,10 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=1.0, help="seconds spent per workload and framework")
     parser.add_argument("--threads", type=int, help="BLAS/OpenMP threads for every framework")
     parser.add_argument("--framework", choices=["nnl", "nnabla", "torch"], help="run one framework and print JSON")
+    parser.add_argument("--context", default="cpu", help="nnl's extension: cpu (NumPy) or torch")
     args = parser.parse_args()
+    global CONTEXT
+    CONTEXT = args.context
     names = [n for n in args.only.split(",") if n]
 
     if args.framework:
@@ -88,11 +129,11 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    columns: dict[str, dict[str, float]] = {"nnl": run_nnabla_api("nnl", names, args.min_time)}
     try:
-        columns["torch"] = run_torch(names, args.min_time)
+        columns = run_interleaved(names, args.min_time)
     except ImportError:
         print("PyTorch is not installed: no torch column (pip install torch==2.13.0)")
+        columns = {"nnl": run_nnabla_api("nnl", names, args.min_time)}
     nnabla_python = os.environ.get("NNABLA_PYTHON")
     if nnabla_python:
         out = subprocess.run(

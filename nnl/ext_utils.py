@@ -30,7 +30,7 @@ def import_extension_module(ext_name: str) -> ModuleType:
 def list_extensions() -> list[str]:
     import nnl.ext
 
-    names = [m.name for m in pkgutil.iter_modules(nnl.ext.__path__)]
+    names = [m.name for m in pkgutil.iter_modules(nnl.ext.__path__) if not m.name.startswith("_")]
     names += [e.name for e in entry_points(group="nnl.extensions")]
     return sorted(set(names))
 

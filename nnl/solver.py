@@ -135,6 +135,7 @@ class Solver:
         self._wd_default = _F32(default_weight_decay_rate)
         self._wd_rate = self._wd_default
         self.info: dict[str, Any] = {}
+        self._device_update = _device_update_for(self)
         kinds = dict(self._ARGS)
         for name, value in hyper.items():
             if kinds.get(name) == "bool":
@@ -443,6 +444,20 @@ class Solver:
                 return result
         return None
 
+    def _on_device(self, pre_hook: Any, post_hook: Any) -> bool:
+        """True when the multi-tensor torch path applies (a torch context and no per-parameter hooks)."""
+        return (
+            self._device_update is not None
+            and pre_hook is None
+            and post_hook is None
+            and not _global_pre_hooks
+            and not _global_post_hooks
+        )
+
+    def _computed(self) -> list[str]:
+        """Names of the parameters whose gradient was computed (not pending zero)."""
+        return [key for key, param in self._params.items() if not param.grad.zeroing]
+
     def zero_grad(self) -> None:
         """Mark the gradients of all registered parameters as zero."""
         for param in self._params.values():
@@ -456,6 +471,19 @@ class Solver:
         The hooks (callables without arguments) run before / after each parameter's update. A fused weight decay
         rate set by ``weight_decay`` is used here and then reset to the constructor's default.
         """
+
+        device_update = self._device_update
+        if device_update is not None and self._on_device(update_pre_hook, update_post_hook):
+            keys = self._computed()
+            for key in keys:
+                st = self._states[key]
+                st.t = min(st.t + 1, _T_MAX)
+            try:
+                if keys:
+                    device_update.update(self, keys)
+            finally:
+                self._wd_rate = self._wd_default
+            return
 
         def body(key: str, param: Variable) -> None:
             st = self._states[key]
@@ -516,6 +544,9 @@ class Solver:
             return
         if rate == 0:
             return
+        if self._on_device(pre_hook, post_hook):
+            self._device_update.weight_decay(self, self._computed(), float(rate))  # type: ignore[union-attr]
+            return
 
         def body(key: str, param: Variable) -> None:
             _apply_weight_decay(self, param, rate)
@@ -546,6 +577,9 @@ class Solver:
     ) -> None:
         """``g *= scale`` (mixed-precision training)."""
         s = _F32(scale)
+        if self._on_device(pre_hook, post_hook):
+            self._device_update.scale_grad(self, self._computed(), float(s))  # type: ignore[union-attr]
+            return
 
         def body(key: str, param: Variable) -> None:
             g = _f32_array(param.grad)
@@ -569,6 +603,8 @@ class Solver:
         self, pre_hook: Callable[[], Any] | None = None, post_hook: Callable[[], Any] | None = None
     ) -> bool:
         """True if any gradient holds an inf or a NaN."""
+        if self._on_device(pre_hook, post_hook):
+            return bool(self._device_update.has_inf_or_nan(self, self._computed()))  # type: ignore[union-attr]
         return bool(self._each(pre_hook, post_hook, lambda k, p: not bool(np.isfinite(p.grad.data).all())))
 
 
@@ -601,6 +637,19 @@ def _apply_weight_decay(solver: Solver, param: Variable, rate: np.float32) -> No
         g += tmp
 
     solver._chunked(kernel, [_f32_array(param.data), _f32_array(param.grad)], n32=1)
+
+
+def _device_update_for(solver: Solver) -> Any:
+    """The torch multi-tensor update when the solver is created under a torch context (as nnabla solvers take
+    the current context), else None."""
+    from nnl.core.context import get_current_context
+
+    ctx = get_current_context()
+    if ctx.backend[0].split(":")[0] not in ("torch", "cuda", "cudnn"):
+        return None
+    from nnl.backends.torch.solvers import device_update
+
+    return device_update(solver, ctx)
 
 
 def _bias_correction(beta1: np.float32, beta2: np.float32, t: int) -> np.float32:

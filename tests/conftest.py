@@ -1,5 +1,8 @@
 """Test session settings: one BLAS thread per test process (pytest-xdist runs one process per core, and
-oversubscribed BLAS threads slow every process down by orders of magnitude); fresh global state per test."""
+oversubscribed BLAS threads slow every process down by orders of magnitude); fresh global state per test.
+
+``NNL_TEST_EXTENSION=torch`` runs the whole suite with that extension's context as the default (functions the
+extension lacks fall back to the NumPy reference), to check that the extension is a drop-in replacement."""
 
 from __future__ import annotations
 
@@ -11,6 +14,15 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import pytest  # noqa: E402
 
 import nnl  # noqa: E402
+
+if os.environ.get("NNL_TEST_EXTENSION"):
+    import warnings
+
+    from nnl.core.dispatch import FallbackWarning
+    from nnl.ext_utils import get_extension_context
+
+    nnl.set_default_context(get_extension_context(os.environ["NNL_TEST_EXTENSION"]))
+    warnings.simplefilter("ignore", FallbackWarning)
 
 
 @pytest.fixture(autouse=True)

@@ -98,6 +98,8 @@ class Function:
     xp: Any = np
     _forward: Any = None
     _backward: Any = None
+    _fetch: Any = None  # reads an input NdArray as the bound kernel's array type (None: host NumPy)
+    _saved: Any = None  # what a device kernel keeps from forward for backward (dropped by clear_buffer)
     _need_backward = True
     _in_shapes: list[tuple[int, ...]] = []
 
@@ -260,9 +262,10 @@ class Function:
         """Compute ``outputs``' data from ``inputs``' data."""
         if self._forward is None or [v.shape for v in inputs] != self._in_shapes:
             self.setup(inputs, outputs)
-        results = self._forward(self.xp, [v._data.data for v in inputs])
+        fetch = self._fetch
+        results = self._forward(self.xp, [v._data.data if fetch is None else fetch(v._data) for v in inputs])
         for v, array in zip(outputs, results):
-            v._data._adopt(np.asarray(array))
+            v._data._adopt(np.asarray(array) if fetch is None else array)
 
     def backward(self, inputs: list[Any], outputs: list[Any], accum: list[bool] | None = None) -> None:
         """Write (or, where ``accum[i]``, add) the gradient of each input with ``need_grad``."""
@@ -271,19 +274,21 @@ class Function:
             return
         if self._backward is None:
             self.setup(inputs, outputs)
-        grads = self._backward(
-            self.xp,
-            [v._data.data for v in inputs],
-            [v._data.data for v in outputs],
-            [v._grad.data for v in outputs],
-            need,
-        )
+        fetch = self._fetch
+        if fetch is None:
+            grads = self._backward(
+                self.xp, [v._data.data for v in inputs], [v._data.data for v in outputs], [v._grad.data for v in outputs], need
+            )
+        else:  # device kernels: NdArrays of x and y, dy as arrays (see nnl.core.dispatch.Kernel)
+            grads = self._backward(self.xp, [v._data for v in inputs], [v._data for v in outputs], [fetch(v._grad) for v in outputs], need)
         for i, (v, g) in enumerate(zip(inputs, grads)):
             if need[i] and g is not None:
-                store_grad(v._grad, g, accum is None or accum[i])
+                store_grad(v._grad, g, accum is None or accum[i], master=v._parent is None)
 
     def _bind_kernels(self) -> None:
-        dispatch.bind(self, self.context or get_current_context())
+        if self.context is None:  # a function keeps the context current at its creation (as in nnabla)
+            self.context = get_current_context()
+        dispatch.bind(self, self.context)
 
     # -- engine support -----------------------------------------------------------------------------------------
     def _adopt_output(self, v: Any) -> None:
@@ -309,10 +314,19 @@ class Function:
         return f"<Function {self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})>"
 
 
-def store_grad(nd: Any, grad: Any, accumulate: bool) -> None:
-    """Write ``grad`` into the NdArray ``nd``, adding to its content when ``accumulate`` (and not pending zero)."""
+def store_grad(nd: Any, grad: Any, accumulate: bool, master: bool = True) -> None:
+    """Write ``grad`` into the NdArray ``nd``, adding to its content when ``accumulate`` (and not pending zero).
+
+    Device arrays stay on their device; ``master`` (leaf variables: parameters) keeps them in float32 whatever the
+    compute precision, as the solvers update float32 master weights.
+    """
+    if not isinstance(grad, (np.ndarray, np.generic, float, int)):  # a device array (torch tensor)
+        from nnl.backends.torch.grads import store_tensor_grad
+
+        store_tensor_grad(nd, grad, accumulate, master)
+        return
     if accumulate and nd._array is not None and not nd._zeroing:
-        array = nd._array
+        array = nd._array if type(nd._array) is np.ndarray else nd.data
         if array.shape != nd._shape:
             nd._array = np.asarray(grad, dtype=np.float32).reshape(nd._shape).copy()
         else:

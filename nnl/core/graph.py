@@ -158,13 +158,16 @@ def _apply_imperative(function: Function, inputs: Sequence[Any], outputs: Any) -
     function._bind_kernels()
     function.setup_impl(wrapped)
     function.inputs = wrapped
-    results = function._forward(function.xp, [v._data.data for v in wrapped])
+    fetch = function._fetch
+    results = function._forward(function.xp, [v._data.data if fetch is None else fetch(v._data) for v in wrapped])
     given = [] if outputs is None else (list(outputs) if isinstance(outputs, (list, tuple)) else [outputs])
     arrays = []
     for i, array in enumerate(results):
-        nd = given[i] if i < len(given) else NdArray(np.shape(array), np.asarray(array).dtype)
-        nd._shape = tuple(np.shape(array))
-        nd._adopt(np.asarray(array))
+        if fetch is None:
+            array = np.asarray(array)
+        nd = given[i] if i < len(given) else NdArray(tuple(array.shape), np.float32)
+        nd._shape = tuple(array.shape)
+        nd._adopt(array)
         arrays.append(nd)
     return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
@@ -243,12 +246,19 @@ def _run_forward(function: Function, pre_hook: Hook | None, post_hook: Hook | No
         pre_hook(function)
     for hook in _pre_hooks.values():
         hook(function)
-    results = function._forward(function.xp, [v._data.data for v in inputs])
-    for nd, array in zip(function._out_data, results):
-        if type(array) is not np.ndarray:  # NumPy reductions of 0-d arrays give scalars
-            array = np.asarray(array)
-        nd._array = array
-        nd._zeroing = False
+    fetch = function._fetch
+    if fetch is None:
+        results = function._forward(function.xp, [v._data.data for v in inputs])
+        for nd, array in zip(function._out_data, results):
+            if type(array) is not np.ndarray:  # NumPy reductions of 0-d arrays give scalars
+                array = np.asarray(array)
+            nd._array = array
+            nd._zeroing = False
+    else:
+        results = function._forward(function.xp, [fetch(v._data) for v in inputs])
+        for nd, array in zip(function._out_data, results):
+            nd._array = array
+            nd._zeroing = False
     if post_hook is not None:
         post_hook(function)
     for hook in _post_hooks.values():
@@ -337,25 +347,27 @@ def backward(
             continue
         inputs = function.inputs
         need = [v.need_grad for v in inputs]
-        dy = [nd.data if id(nd) in written else np.zeros(nd._shape, np.float32) for nd in function._out_grad]
+        fetch = function._fetch
         for hook in hooks:
             hook(function)
-        grads = function._backward(
-            function.xp,
-            [v._data.data for v in inputs],
-            [nd.data for nd in function._out_data],
-            dy,
-            need,
-        )
+        if fetch is None:
+            dy = [nd.data if id(nd) in written else np.zeros(nd._shape, np.float32) for nd in function._out_grad]
+            grads = function._backward(
+                function.xp, [v._data.data for v in inputs], [nd.data for nd in function._out_data], dy, need
+            )
+        else:  # device kernels get the NdArrays of x and y (they fetch only what they use) and dy as arrays
+            dy = [fetch(nd if id(nd) in written else NdArray(nd._shape)) for nd in function._out_grad]
+            grads = function._backward(function.xp, [v._data for v in inputs], function._out_data, dy, need)
         adopted = {id(d) for d in dy}  # arrays that may not become a second buffer's memory
         for v, g, n in zip(inputs, grads, need):
             if not n or g is None:
                 continue
             nd = v._grad
-            accumulate = v._parent is None or id(nd) in written
+            leaf = v._parent is None
+            accumulate = leaf or id(nd) in written
             if id(g) in adopted and not (accumulate and nd._array is not None and not nd._zeroing):
-                g = g.copy()
-            store_grad(nd, g, accumulate)
+                g = g.copy() if type(g) is np.ndarray else g.clone()
+            store_grad(nd, g, accumulate, leaf)
             adopted.add(id(nd._array))
             written.add(id(nd))
         for hook in post_hooks:
@@ -363,6 +375,7 @@ def backward(
         for callback in callbacks:
             callback.on_function_backward(function)
         if clear_buffer:
+            function._saved = None
             _free_outputs(function, root, protected)
     for callback in callbacks:
         callback.on_finish_backward()

@@ -1,8 +1,12 @@
-"""NdArray: a lazily allocated host array with nnabla's buffer semantics.
+"""NdArray: a lazily allocated array with nnabla's buffer semantics.
 
 The engine writes kernel results straight into ``_array`` (no copy). ``zero()`` only marks the array as
 pending-zero (nnabla's "zeroing"); the first read materialises the zeros, and gradient accumulation treats a
 pending-zero array as "overwrite". ``clear()`` releases the memory; the next read allocates zeros again.
+
+``_array`` is a NumPy array or, after a device kernel ran, a device array (a torch tensor). The data lives in one
+place at a time and moves lazily: reading ``.data`` brings a device array to the host (a zero-copy view for CPU
+tensors) and a device kernel takes a host array back (zero-copy on the CPU) when it next reads it.
 """
 
 from __future__ import annotations
@@ -55,7 +59,14 @@ class NdArray:
 
     @property
     def dtype(self) -> np.dtype:
-        return self._array.dtype if self._array is not None else self._dtype
+        array = self._array
+        if array is None:
+            return self._dtype
+        if type(array) is np.ndarray:
+            return array.dtype
+        from nnl.backends.torch.arrays import host_dtype
+
+        return host_dtype(array)
 
     @property
     def strides(self) -> tuple[int, ...]:
@@ -76,14 +87,28 @@ class NdArray:
         array = self._array
         if array is None or self._zeroing:
             return self._materialize()
+        if type(array) is not np.ndarray:
+            return self._to_host()
         return array
+
+    def _to_host(self) -> np.ndarray:
+        """Move a device array to the host (the host copy becomes the only copy)."""
+        from nnl.backends.torch.arrays import to_numpy
+
+        self._array = to_numpy(self._array)
+        return self._array
+
+    @property
+    def device_array(self) -> Any:
+        """The buffer as it is now (a NumPy array, a device array, or None when not allocated)."""
+        return None if self._zeroing else self._array
 
     @data.setter
     def data(self, value: Any) -> None:
         self.data[...] = value
 
     def _materialize(self) -> np.ndarray:
-        if self._array is None or self._array.shape != self._shape:
+        if type(self._array) is not np.ndarray or self._array.shape != self._shape:
             self._array = np.zeros(self._shape, self._dtype)
         elif self._zeroing:
             self._array.fill(0)
@@ -113,7 +138,11 @@ class NdArray:
 
     def fill(self, value: float) -> None:
         self._zeroing = False
-        if self._array is None or self._array.shape != self._shape:
+        array = self._array
+        if array is not None and type(array) is not np.ndarray and array.shape == self._shape:
+            array.fill_(value)  # a device array is filled where it lives
+            return
+        if type(array) is not np.ndarray or array.shape != self._shape:
             self._array = np.empty(self._shape, self._dtype)
         self._array.fill(value)
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from nnl.core.context import Context
+from nnl.core.context import Context, context_scope
 from nnl.nnp.container import NnpFile, read_nnp, solver_state_member
 from nnl.nnp.graph import NnpNetwork, build_network
 from nnl.nnp.loader import publish_parameters
@@ -113,11 +113,11 @@ def context_from_proto(context: Any, override: str | None = None) -> Context:
     """The nnl Context of a ``Context`` message; ``override`` is nnabla_cli's ``-c`` string (``cpu``, ``cudnn:0``)."""
     from nnl.ext_utils import get_extension_context
 
-    if override:
-        name, _, device = override.partition(":")
-        return get_extension_context(name, device_id=device or "0")
     backend = context.backends[0] if context is not None and context.backends else "cpu:float"
     name, _, type_config = backend.partition(":")
+    if override:  # the extension (and device) from the command line, the precision from the file
+        name, _, device = override.partition(":")
+        return get_extension_context(name, device_id=device or "0", type_config=type_config or "float")
     device = (context.device_id if context is not None else "") or "0"
     try:
         return get_extension_context(name, device_id=device, type_config=type_config or "float")
@@ -279,6 +279,12 @@ def load(
                                               int(t.monitor_interval) or 10)
     if exclude_parameter:  # nnabla's meaning: the file's parameters are not used; networks take the scope's
         nnp = NnpFile(proto)
+    with context_scope(info.default_context):  # functions bind their kernels and solvers their updates here
+        _build(info, nnp, proto, batch_size, where, comm_size)
+    return info
+
+
+def _build(info: Info, nnp: NnpFile, proto: Any, batch_size: int | None, where: str, comm_size: int) -> None:
     for network in proto.network:
         info.networks[network.name] = build_network(nnp, network.name, batch_size, parameter_scope=True, where=where)
     for d in proto.dataset:
@@ -302,4 +308,3 @@ def load(
             OrderedDict((v.variable_name, v.data_name) for v in e.output_variable),
             [p.variable_name for p in e.parameter_variable],
         )
-    return info

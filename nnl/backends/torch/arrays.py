@@ -1,0 +1,73 @@
+"""Moving buffers between the host (NumPy) and torch devices.
+
+On the CPU both directions are zero-copy views (``torch.from_numpy`` / ``Tensor.numpy``). A buffer read on the host
+from a CUDA tensor becomes a host array (the head moves); the next device kernel uploads it again. Half and bfloat16
+tensors read on the host give float32, as nnabla's ``.d`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnl.core.ndarray import NdArray
+
+COMPUTE_DTYPES = {"float": torch.float32, "half": torch.float16, "bfloat16": torch.bfloat16}
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+_NUMPY_DTYPES = {torch.float16: np.dtype(np.float32), torch.bfloat16: np.dtype(np.float32)}
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A host NumPy array with the tensor's values (a view of CPU float32/int tensors)."""
+    tensor = tensor.detach()
+    if tensor.dtype in _LOW_PRECISION:
+        tensor = tensor.float()
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
+    return tensor.numpy()
+
+
+def host_dtype(tensor: torch.Tensor) -> np.dtype:
+    """The NumPy dtype ``to_numpy`` gives for ``tensor``."""
+    dtype = _NUMPY_DTYPES.get(tensor.dtype)
+    return dtype if dtype is not None else torch.empty((), dtype=tensor.dtype).numpy().dtype
+
+
+def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], torch.Tensor]:
+    """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype``."""
+    on_cpu = device.type == "cpu"
+
+    def fetch(nd: NdArray) -> torch.Tensor:
+        array = nd._array
+        if array is None or nd._zeroing:
+            tensor = torch.zeros(nd._shape, dtype=torch.from_numpy(np.empty(0, nd._dtype)).dtype, device=device)
+            nd._array, nd._zeroing = (tensor.numpy() if on_cpu else tensor), False
+        elif type(array) is np.ndarray:
+            try:
+                tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
+            except ValueError:  # negative strides (a reversed view): torch needs a copy
+                tensor = torch.from_numpy(array.copy())
+            if not on_cpu:
+                tensor = tensor.to(device, non_blocking=True)
+                nd._array = tensor
+        else:
+            tensor = array
+            if tensor.device != device:
+                tensor = tensor.to(device)
+                nd._array = tensor
+        if tensor.dtype != dtype and tensor.is_floating_point():
+            tensor = tensor.to(dtype)
+        return tensor
+
+    return fetch
+
+
+def zeros_like_buffer(nd: NdArray, like: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(nd._shape, dtype=like.dtype, device=like.device)
+
+
+def is_tensor(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)

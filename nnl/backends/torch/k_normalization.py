@@ -1,0 +1,70 @@
+"""Torch kernels: batch normalization and the per-sample standardisations (layer, instance, group).
+
+Computed in float32 under the half type configs (statistics need the range), as autocast does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as TF
+
+from nnl.backends.torch.kernel import Unsupported, kernel
+from nnl.functions import normalization
+from nnl.functions import registry
+
+
+@kernel("BatchNormalization", half=False)
+def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
+    if fn.n_out != 1 or len(fn.axes) != 1:
+        raise Unsupported("output_stat=True or several axes")
+    x = xs[0]
+    beta, gamma, running_mean, running_var, _ = fn._split(xs)
+    axis = int(fn.axes[0])
+    channels = x.shape[axis]
+    moved = x.movedim(axis, 1) if axis != 1 else x
+    if moved.ndim == 1:
+        raise Unsupported("1-D input")
+
+    def flat(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.reshape(channels)
+
+    # running statistics get no gradient (as in nnabla), even when their variables have need_grad set
+    running_mean = None if running_mean is None else running_mean.detach()
+    running_var = None if running_var is None else running_var.detach()
+
+    if fn.batch_stat:
+        update = fn._updating and not getattr(fn, "_replaying", False) and running_mean is not None
+        y = TF.batch_norm(
+            moved,
+            flat(running_mean) if update else None,
+            flat(running_var) if update else None,
+            flat(gamma),
+            flat(beta),
+            training=True,
+            momentum=1.0 - float(fn.decay_rate),
+            eps=float(fn.eps),
+        )
+    else:
+        y = TF.batch_norm(moved, flat(running_mean), flat(running_var), flat(gamma), flat(beta), training=False, eps=float(fn.eps))
+    return y.movedim(1, axis) if axis != 1 else y
+
+
+def standardize(fn: Any, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+    x = xs[0]
+    data = x.reshape(fn._work)
+    axes = list(fn._raxes)
+    mean = data.mean(dim=axes, keepdim=True)
+    centered = data - mean
+    var = (centered * centered).mean(dim=axes, keepdim=True)
+    y = centered * torch.rsqrt(var + float(fn.eps))
+    if fn._ig is not None:
+        y = y * xs[fn._ig].reshape(fn._work_param[fn._ig])
+    if fn._ib is not None:
+        y = y + xs[fn._ib].reshape(fn._work_param[fn._ib])
+    y = y.reshape(x.shape)
+    return [y, mean, var] if fn.n_out == 3 else [y]
+
+
+kernel(*sorted(name for name, cls in registry.built().items() if issubclass(cls, normalization._Standardize)), half=False)(standardize)

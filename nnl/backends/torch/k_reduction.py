@@ -1,0 +1,44 @@
+"""Torch kernels: reductions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from nnl.backends.torch.kernel import Unsupported, kernel
+
+
+def _axes(fn: Any, x: torch.Tensor) -> list[int]:
+    return list(range(x.ndim)) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
+
+
+@kernel("Sum", half=False)
+def sum_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
+    x = xs[0]
+    axes = _axes(fn, x)
+    return x.sum(dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
+
+
+@kernel("Mean", half=False)
+def mean(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
+    x = xs[0]
+    axes = _axes(fn, x)
+    return x.mean(dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
+
+
+def _extreme(fn: Any, x: torch.Tensor, op: Any) -> torch.Tensor:
+    if fn.with_index or fn.only_index:
+        raise Unsupported("with_index/only_index")
+    axes = _axes(fn, x)
+    return op(x, dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
+
+
+@kernel("Max")
+def max_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
+    return _extreme(fn, xs[0], torch.amax)
+
+
+@kernel("Min")
+def min_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
+    return _extreme(fn, xs[0], torch.amin)

@@ -1,0 +1,152 @@
+"""Defining torch kernels: a forward written with torch ops; the backward comes from torch's autograd.
+
+``@kernel('Convolution')`` registers ``impl(fn, xs) -> tensor | list[tensor]`` for every torch backend string
+(``torch``/``cuda``/``cudnn`` x ``float``/``half``/``bfloat16``; ``half=False`` keeps the function in float32
+under the half type configs, as autocast does for reductions and losses). Forward records the autograd graph of
+the inputs that need a gradient; backward asks autograd for exactly the needed input gradients, so each kernel is
+written once and its gradient is torch's.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnl.backends.torch import arrays
+from nnl.core import dispatch
+from nnl.core.context import Context
+from nnl.core.graph import in_no_grad
+
+Impl = Callable[[Any, list[Any]], Any]
+
+
+class Unsupported(Exception):
+    """Raised by a kernel for a setting it does not cover; the function then runs on the NumPy reference."""
+
+
+def _run_reference(fn: Any, xs: list[Any], reason: str) -> list[Any]:
+    """Bind ``fn`` to its NumPy kernels for good (recorded and announced once) and run them on ``xs``."""
+    fn.implementation = "cpu:float"
+    fn.xp = np
+    fn._fetch = None
+    fn._forward = fn.forward_impl
+    fn._backward = fn.backward_impl
+    fn._saved = None
+    key = (fn.name, reason)
+    if key not in _announced:
+        _announced.add(key)
+        warnings.warn(f"{fn.name}: the torch kernel does not cover {reason}; running the NumPy implementation.", dispatch.FallbackWarning, stacklevel=5)
+    return fn.forward_impl(np, [arrays.to_numpy(x) for x in xs])
+
+
+_announced: set[tuple[str, str]] = set()
+dispatch._forget_hooks.append(_announced.clear)
+EXTENSIONS = ("torch", "cuda", "cudnn")
+TYPE_CONFIGS = ("float", "half", "bfloat16")
+
+
+@functools.lru_cache(maxsize=None)
+def _cached_fetcher(device: str, type_config: str) -> Callable[[Any], torch.Tensor]:
+    return arrays.fetcher(torch.device(device), arrays.COMPUTE_DTYPES[type_config])
+
+
+def device_of(ctx: Context, backend: str) -> str:
+    """The torch device of a backend string in a context: ``torch:*`` is the CPU, ``cuda``/``cudnn`` a GPU."""
+    extension = backend.split(":")[0]
+    return "cpu" if extension == "torch" else f"cuda:{int(ctx.device_id or 0)}"
+
+
+def fetcher_for(ctx: Context, backend: str) -> Callable[[Any], torch.Tensor]:
+    """The fetch function of a torch backend string in a context (cached per device and precision)."""
+    return _cached_fetcher(device_of(ctx, backend), backend.split(":")[1])
+
+
+def _as_list(result: Any) -> list[torch.Tensor]:
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def _forward(impl: Impl, fn: Any, xp: Any, xs: list[Any]) -> list[Any]:
+    try:
+        return _record(impl, fn, xs)
+    except Unsupported as error:
+        return _run_reference(fn, xs, str(error))
+
+
+def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
+    need = [False] * len(xs)
+    if not in_no_grad():
+        for i, v in enumerate(fn.inputs):
+            if v.need_grad and xs[i].is_floating_point():
+                need[i] = True
+    if not any(need):
+        fn._saved = None
+        with torch.no_grad():
+            return _as_list(impl(fn, xs))
+    recorded = [x.detach().requires_grad_() if n else x for x, n in zip(xs, need)]
+    with torch.enable_grad():
+        ys = _as_list(impl(fn, recorded))
+    fn._saved = (recorded, ys, need)
+    return [y.detach() for y in ys]
+
+
+def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[Any], need: Sequence[bool]) -> list[Any]:
+    """Input gradients from the recorded graph (``xs``/``ys`` are NdArrays, read only to record again)."""
+    saved = fn._saved
+    if saved is None or any(n and not r for n, r in zip(need, saved[2])):  # forward did not record what we need
+        xs = [fn._fetch(nd) for nd in xs]
+        recorded = [x.detach().requires_grad_() if n and x.is_floating_point() else x for x, n in zip(xs, need)]
+        fn._replaying = True
+        try:
+            with torch.enable_grad():
+                outputs = _as_list(impl(fn, recorded))
+        finally:
+            fn._replaying = False
+        saved = (recorded, outputs, [r.requires_grad for r in recorded])
+        fn._saved = saved
+    recorded, outputs, _ = saved
+    wanted = [i for i, n in enumerate(need) if n and recorded[i].requires_grad]
+    pairs = [(y, d) for y, d in zip(outputs, dys) if y.requires_grad]
+    grads: list[Any] = [None] * len(xs)
+    if not wanted:
+        return grads
+    if not pairs:  # the outputs do not depend on the inputs (e.g. a constant-like function)
+        for i in wanted:
+            grads[i] = torch.zeros_like(recorded[i])
+        return grads
+    results = torch.autograd.grad(
+        [y for y, _ in pairs],
+        [recorded[i] for i in wanted],
+        grad_outputs=[d.to(y.dtype) if d.dtype != y.dtype else d for y, d in pairs],
+        retain_graph=True,
+        allow_unused=True,
+    )
+    pointers = {d.untyped_storage().data_ptr() for _, d in pairs}
+    for i, g in zip(wanted, results):
+        if g is None:
+            g = torch.zeros_like(recorded[i])
+        elif g.untyped_storage().data_ptr() in pointers:  # autograd may hand back dy itself: never alias it
+            g = g.clone()
+        grads[i] = g
+    return grads
+
+
+def kernel(*function_names: str, half: bool = True) -> Callable[[Impl], Impl]:
+    """Register the decorated ``impl(fn, xs)`` as the torch kernel of each named function."""
+
+    def register(impl: Impl) -> Impl:
+        forward = functools.partial(_forward, impl)
+        backward = functools.partial(_backward, impl)
+        for name in function_names:
+            for extension in EXTENSIONS:
+                for type_config in TYPE_CONFIGS:
+                    if type_config != "float" and not half:
+                        continue
+                    dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher_for)
+        return impl
+
+    return register

@@ -1,0 +1,1 @@
+"""Experimental utilities kept under nnabla's module names (``nnl.experimental.mixed_precision_training``)."""

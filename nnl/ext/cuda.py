@@ -1,0 +1,35 @@
+"""The ``cuda`` extension: torch kernels on an NVIDIA GPU (``get_extension_context('cuda', type_config='half')``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nnl.core.context import Context
+from nnl.ext import _torch_common
+
+
+def context(device_id: Any = "0", type_config: str = "float", **kw: Any) -> Context:
+    return _torch_common.make_context("cuda", device_id, type_config)
+
+
+def get_device_count() -> int:
+    return _torch_common.device_count("cuda")
+
+
+def get_devices() -> list[str]:
+    return [str(i) for i in range(get_device_count())]
+
+
+def synchronize(device_id: Any = "0", **kw: Any) -> None:
+    _torch_common.synchronize("cuda", device_id)
+
+
+def device_synchronize(device: Any = "0") -> None:
+    _torch_common.synchronize("cuda", device)
+
+
+def clear_memory_cache() -> None:
+    if "cuda" != "torch":
+        import torch
+
+        torch.cuda.empty_cache()

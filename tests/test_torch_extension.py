@@ -1,0 +1,272 @@
+"""The torch extension: contexts and their errors, fallback records, device arrays, solvers on tensors, mixed
+precision with loss scaling, `nnl train -C torch`, third-party extensions through an entry point."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import nnl as nn  # noqa: E402
+import nnl.functions as F  # noqa: E402
+import nnl.parametric_functions as PF  # noqa: E402
+import nnl.solvers as S  # noqa: E402
+from nnl.backends import report  # noqa: E402
+from nnl.core import dispatch  # noqa: E402
+from nnl.experimental.mixed_precision_training import DynamicLossScalingUpdater  # noqa: E402
+from nnl.ext_utils import get_extension_context, list_extensions  # noqa: E402
+from nnl.mixed_precision import DynamicLossScaler  # noqa: E402
+from test_train import small_mnist, write_config  # noqa: E402,F401 (a module fixture and its config writer)
+
+from nnl.cli.main import main as cli  # noqa: E402
+
+CUDA = torch.cuda.is_available()
+
+
+# -- contexts ------------------------------------------------------------------------------------------------
+def test_contexts_list_backends_in_preference_order():
+    assert get_extension_context("torch").backend == ["torch:float", "cpu:float"]
+    assert get_extension_context("torch", type_config="half").backend == ["torch:half", "torch:float", "cpu:float"]
+    assert get_extension_context("torch", type_config="bfloat16").backend == ["torch:bfloat16", "torch:float", "cpu:float"]
+    assert {"cpu", "torch", "cuda", "cudnn"} <= set(list_extensions())
+
+
+@pytest.mark.skipif(CUDA, reason="checks the error on a machine without CUDA")
+@pytest.mark.parametrize("name", ["cuda", "cudnn"])
+def test_cuda_without_cuda_is_a_clear_error(name):
+    with pytest.raises(ValueError, match=rf"get_extension_context\('{name}'\): CUDA is not available.*'torch'"):
+        get_extension_context(name, device_id="0")
+
+
+def test_bad_extension_and_type_config_name_what_is_available():
+    with pytest.raises(ValueError, match=r"extension 'tpu' does not exist; available: \[.*'torch'"):
+        get_extension_context("tpu")
+    with pytest.raises(ValueError, match=r"type_config must be one of .*'bfloat16'"):
+        get_extension_context("torch", type_config="double")
+
+
+# -- dispatch, fallback, device arrays ---------------------------------------------------------------------
+def _small_graph():
+    x = nn.Variable.from_numpy_array(np.random.RandomState(0).randn(2, 3, 6, 6).astype(np.float32), need_grad=True)
+    h = PF.convolution(x, 4, (3, 3), name="conv")
+    return x, F.mean(F.tanh_shrink(h))  # TanhShrink has no torch kernel
+
+
+def test_fallback_is_recorded_warned_once_and_numerically_right():
+    dispatch.forget_warnings()
+    with nn.context_scope(get_extension_context("torch")):
+        with pytest.warns(dispatch.FallbackWarning, match="TanhShrink: no torch:float kernel"):
+            x, y = _small_graph()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dispatch.FallbackWarning)  # the second graph does not warn again
+            _small_graph()
+    uses = report(y)
+    assert [(u.function, u.implementation) for u in uses] == [
+        ("Convolution", "torch:float"), ("TanhShrink", "cpu:float"), ("Mean", "torch:float")]
+    assert [u.function for u in uses.fallbacks] == ["TanhShrink"]
+    assert "(fallback)" in str(uses)
+    y.forward()
+    y.backward()
+    device = (float(y.d), x.g.copy(), nn.get_parameters()["conv/conv/W"].g.copy())
+    nn.clear_parameters()
+    x2, y2 = _small_graph()  # the same on the NumPy reference (same initialisation seed order)
+    nn.get_parameters()["conv/conv/W"].d = nn.get_parameters()["conv/conv/W"].d  # touch: host
+    y2.forward()
+    y2.backward()
+    assert report(y2).fallbacks == []
+
+
+def test_torch_matches_numpy_on_a_mixed_graph():
+    rng = np.random.RandomState(1)
+    data = rng.randn(2, 3, 6, 6).astype(np.float32)
+    w = rng.randn(4, 3, 3, 3).astype(np.float32)
+
+    def run(ctx):
+        with nn.context_scope(ctx), warnings.catch_warnings():
+            warnings.simplefilter("ignore", dispatch.FallbackWarning)
+            x = nn.Variable.from_numpy_array(data, need_grad=True)
+            weight = nn.Variable.from_numpy_array(w, need_grad=True)
+            y = F.mean(F.tanh_shrink(F.relu(F.convolution(x, weight, pad=(1, 1)))) * 3.0)
+            y.forward()
+            y.backward()
+            return float(y.d), x.g.copy(), weight.g.copy()
+
+    cpu, dev = run(nn.Context()), run(get_extension_context("torch"))
+    assert cpu[0] == pytest.approx(dev[0], rel=1e-5)
+    np.testing.assert_allclose(dev[1], cpu[1], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(dev[2], cpu[2], rtol=1e-4, atol=1e-6)
+
+
+def test_host_reads_and_writes_see_device_results():
+    with nn.context_scope(get_extension_context("torch")):
+        x = nn.Variable((2, 3))
+        y = F.relu(x) * 2.0
+        x.d = [[1, -1, 2], [-2, 3, 0]]
+        y.forward()
+        assert isinstance(y.data.device_array, torch.Tensor)  # the result stays a tensor until read
+        np.testing.assert_array_equal(y.d, [[2, 0, 4], [0, 6, 0]])
+        assert isinstance(y.data.device_array, np.ndarray)  # reading moved it to the host (a view on the CPU)
+        x.d[0, 0] = 5.0  # an in-place host write is what the next kernel reads
+        y.forward()
+        assert y.d[0, 0] == 10.0
+
+
+# -- solvers on tensors ------------------------------------------------------------------------------------
+SOLVERS = [
+    ("Sgd", lambda: S.Sgd(0.1)),
+    ("Momentum", lambda: S.Momentum(0.05, 0.9)),
+    ("Adam", lambda: S.Adam(0.01)),
+    ("AdamW", lambda: S.AdamW(0.01, wd=0.01)),
+]
+
+
+def _train(ctx, make_solver, steps=5, scale=None):
+    nn.clear_parameters()
+    nn.seed(7)
+    rng = np.random.RandomState(3)
+    with nn.context_scope(ctx):
+        x, t = nn.Variable((8, 5)), nn.Variable((8, 1))
+        h = F.tanh(PF.affine(x, 6, name="fc1"))
+        loss = F.mean(F.squared_error(PF.affine(h, 1, name="fc2"), t))
+        solver = make_solver()
+        solver.set_parameters(nn.get_parameters())
+        for _ in range(steps):
+            x.d, t.d = rng.randn(8, 5), rng.randn(8, 1)
+            loss.forward()
+            solver.zero_grad()
+            loss.backward()
+            if scale is not None:
+                solver.scale_grad(scale)
+            solver.weight_decay(1e-3)
+            assert not solver.check_inf_or_nan_grad()
+            solver.update()
+    return {k: v.d.copy() for k, v in nn.get_parameters().items()}, solver
+
+
+@pytest.mark.parametrize("name,make", SOLVERS, ids=[s[0] for s in SOLVERS])
+def test_device_solver_updates_match_numpy(name, make):
+    reference, _ = _train(nn.Context(), make, scale=0.5)
+    device, solver = _train(get_extension_context("torch"), make, scale=0.5)
+    assert solver._device_update is not None
+    for key in reference:
+        np.testing.assert_allclose(device[key], reference[key], rtol=2e-5, atol=2e-6, err_msg=f"{name} {key}")
+
+
+def test_device_check_inf_or_nan_grad():
+    with nn.context_scope(get_extension_context("torch")):
+        w = nn.Variable.from_numpy_array(np.ones((3,), np.float32), need_grad=True)
+        solver = S.Sgd(0.1)
+        solver.set_parameters({"w": w})
+        y = F.sum(F.log(w - 1.0))  # log(0) = -inf: its gradient 1/0 = inf
+        y.forward()
+        solver.zero_grad()
+        y.backward()
+        assert solver.check_inf_or_nan_grad()
+
+
+# -- mixed precision -----------------------------------------------------------------------------------------
+def _lenet_steps(type_config, steps=12, extension="torch"):
+    nn.clear_parameters()
+    nn.seed(0)
+    rng = np.random.RandomState(0)
+    images = rng.rand(16, 1, 12, 12).astype(np.float32)
+    labels = (images.mean(axis=(1, 2, 3)) > 0.5).astype(np.int32).reshape(16, 1)
+    with nn.context_scope(get_extension_context(extension, type_config=type_config)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", dispatch.FallbackWarning)
+        x, t = nn.Variable.from_numpy_array(images), nn.Variable.from_numpy_array(labels)
+        h = F.relu(F.max_pooling(PF.convolution(x, 8, (3, 3), name="c1"), (2, 2)))
+        h = PF.batch_normalization(h, name="bn")
+        y = PF.affine(h, 2, name="fc")
+        loss = F.mean(F.softmax_cross_entropy(y, t))
+        solver = S.Adam(0.01)
+        solver.set_parameters(nn.get_parameters())
+        scaler = DynamicLossScaler(scale=256.0, interval=4)
+        losses = []
+        for _ in range(steps):
+            loss.forward(clear_no_need_grad=True)
+            losses.append(float(loss.d))
+            solver.zero_grad()
+            scaler.backward(loss)
+            scaler.update(solver)
+    return losses, y, scaler
+
+
+@pytest.mark.parametrize("type_config", ["half", "bfloat16"])
+def test_low_precision_training_learns_with_float32_master_weights(type_config):
+    losses, y, scaler = _lenet_steps(type_config)
+    assert losses[-1] < 0.7 * losses[0]
+    uses = {u.function: u.implementation for u in report(y)}
+    assert uses["Convolution"] == f"torch:{type_config}" and uses["Affine"] == f"torch:{type_config}"
+    assert uses["BatchNormalization"] == "torch:float"  # statistics stay in float32, as autocast does
+    for key, p in nn.get_parameters().items():
+        assert p.d.dtype == np.float32 and p.g.dtype == np.float32, key
+    assert scaler.scale > 256.0  # no overflow in 12 steps: the scale grew after each `interval` good steps
+
+
+def test_loss_scaler_skips_overflowing_steps_and_shrinks():
+    w = nn.Variable.from_numpy_array(np.array([1.0, 2.0], np.float32), need_grad=True)
+    solver = S.Sgd(0.5)
+    solver.set_parameters({"w": w})
+    scaler = DynamicLossScaler(scale=1e38, scaling_factor=2.0, interval=3)
+    loss = F.sum(w * w)  # gradient 2 w: times 1e38 overflows float32
+    loss.forward()
+    solver.zero_grad()
+    scaler.backward(loss)
+    assert not scaler.update(solver)
+    np.testing.assert_array_equal(w.d, [1.0, 2.0])  # skipped
+    assert scaler.scale == 5e37 and scaler.skipped == 1
+    scaler.scale = 4.0
+    for step in range(5):
+        loss.forward()
+        solver.zero_grad()
+        scaler.backward(loss)
+        assert scaler.update(solver)
+    np.testing.assert_allclose(w.d, [0.0, 0.0])  # w - 0.5 * 2w = 0 at the first good step, then stays
+    assert scaler.scale == 8.0  # grew once: after interval + 1 good steps, as nnabla counts
+
+
+def test_dynamic_loss_scaling_updater_retries_with_a_smaller_scale():
+    w = nn.Variable.from_numpy_array(np.array([3.0], np.float32), need_grad=True)
+    solver = S.Sgd(0.25)
+    solver.set_parameters({"w": w})
+    loss = F.sum(w * w)
+    fed = []
+    updater = DynamicLossScalingUpdater(solver, loss, data_feeder=lambda: fed.append(1), scale=2.0**130, N=10)
+    updater.update()
+    assert updater.scale < 2.0**126  # overflowing scales were halved until the gradient fit in float32
+    np.testing.assert_allclose(w.d, [1.5])  # one good update: 3 - 0.25 * 6
+    assert len(fed) > 1
+
+
+@pytest.mark.parametrize("precision", ["float", "half"])
+def test_nnl_train_runs_on_the_torch_extension(small_mnist, tmp_path, monkeypatch, precision):
+    """`-C torch` picks the extension, the file's default_context the precision; training learns."""
+    config = tmp_path / "config.nntxt"
+    write_config(config, *small_mnist, max_epoch=2)
+    config.write_text(config.read_text().replace('backends: "cpu:float"', f'backends: "cpu:{precision}"'))
+    bound = []
+    original = dispatch.bind
+
+    def spy(function, ctx):
+        original(function, ctx)
+        bound.append((function.name, function.implementation))
+
+    monkeypatch.setattr(dispatch, "bind", spy)
+    assert cli(["train", "-c", str(config), "-o", str(tmp_path / "run"), "-C", "torch", "-q"]) == 0
+    assert ("Affine", f"torch:{precision}") in bound and ("SoftmaxCrossEntropy", "torch:float") in bound
+    costs = [float(line.split()[1]) for line in (tmp_path / "run" / "cost.series.txt").read_text().splitlines()]
+    assert costs[-1] < costs[0]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not CUDA, reason="needs an NVIDIA GPU")
+@pytest.mark.parametrize("type_config", ["float", "half", "bfloat16"])
+def test_cuda_training_learns(type_config):
+    losses, y, _ = _lenet_steps(type_config, extension="cudnn")
+    assert losses[-1] < 0.7 * losses[0]
+    assert report(y)[0].implementation == f"cudnn:{type_config}"
+    assert isinstance(y.data.device_array, torch.Tensor) and y.data.device_array.is_cuda

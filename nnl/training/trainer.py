@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +139,8 @@ class Trainer:
         comm: Any = None,
     ) -> None:
         self.config, self.outdir, self.seed, self.progress, self.comm = config, outdir, seed, progress, comm
+        self.elapsed_before = 0.0  # training seconds of the runs this one resumes
+        self.started = time.perf_counter()
         os.makedirs(outdir, exist_ok=True)
         clear_parameters()
         nnl.seed(seed)
@@ -344,6 +347,7 @@ class Trainer:
             "best_epoch": result.best_epoch,
             "function_rng": checkpoint.rng_state(function_rng()),
             "generator_rng": checkpoint.rng_state(self.generator_rng),
+            "elapsed": self.elapsed_before + time.perf_counter() - self.started,
         }
 
     def _resume(self, result: TrainResult) -> int:
@@ -357,6 +361,7 @@ class Trainer:
         result.best_error, result.best_epoch = state["best_error"], state["best_epoch"]
         checkpoint.set_rng_state(function_rng(), state["function_rng"])
         checkpoint.set_rng_state(self.generator_rng, state["generator_rng"])
+        self.elapsed_before = float(state.get("elapsed", 0.0))
         iteration = int(state["iteration"])
         for it in range(iteration):
             self.skip(it)
@@ -394,6 +399,7 @@ class Trainer:
         result = TrainResult()
         max_iter = self.max_epoch * self.iter_per_epoch
         start = self._resume(result) if resume else 0
+        self.started = time.perf_counter()
         bar = report.progress_bar(max_iter, start, self.progress and self.rank0)
         costs: list[float] = []
         try:

@@ -3,7 +3,6 @@ precision with loss scaling, `nnl train -C torch`, third-party extensions throug
 
 from __future__ import annotations
 
-import sys
 import warnings
 
 import numpy as np
@@ -11,18 +10,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from test_train import write_config  # noqa: E402
+
 import nnl as nn  # noqa: E402
 import nnl.functions as F  # noqa: E402
 import nnl.parametric_functions as PF  # noqa: E402
 import nnl.solvers as S  # noqa: E402
 from nnl.backends import report  # noqa: E402
+from nnl.cli.main import main as cli  # noqa: E402
 from nnl.core import dispatch  # noqa: E402
 from nnl.experimental.mixed_precision_training import DynamicLossScalingUpdater  # noqa: E402
 from nnl.ext_utils import get_extension_context, list_extensions  # noqa: E402
 from nnl.mixed_precision import DynamicLossScaler  # noqa: E402
-from test_train import small_mnist, write_config  # noqa: E402,F401 (a module fixture and its config writer)
-
-from nnl.cli.main import main as cli  # noqa: E402
 
 CUDA = torch.cuda.is_available()
 
@@ -70,14 +69,8 @@ def test_fallback_is_recorded_warned_once_and_numerically_right():
     assert [u.function for u in uses.fallbacks] == ["TanhShrink"]
     assert "(fallback)" in str(uses)
     y.forward()
-    y.backward()
-    device = (float(y.d), x.g.copy(), nn.get_parameters()["conv/conv/W"].g.copy())
-    nn.clear_parameters()
-    x2, y2 = _small_graph()  # the same on the NumPy reference (same initialisation seed order)
-    nn.get_parameters()["conv/conv/W"].d = nn.get_parameters()["conv/conv/W"].d  # touch: host
-    y2.forward()
-    y2.backward()
-    assert report(y2).fallbacks == []
+    y.backward()  # gradients flow through the fallback's boundary in both directions
+    assert np.isfinite(y.d) and np.abs(x.g).sum() > 0 and np.abs(nn.get_parameters()["conv/conv/W"].g).sum() > 0
 
 
 def test_torch_matches_numpy_on_a_mixed_graph():
@@ -220,7 +213,7 @@ def test_loss_scaler_skips_overflowing_steps_and_shrinks():
     np.testing.assert_array_equal(w.d, [1.0, 2.0])  # skipped
     assert scaler.scale == 5e37 and scaler.skipped == 1
     scaler.scale = 4.0
-    for step in range(5):
+    for _ in range(5):
         loss.forward()
         solver.zero_grad()
         scaler.backward(loss)
@@ -240,6 +233,19 @@ def test_dynamic_loss_scaling_updater_retries_with_a_smaller_scale():
     assert updater.scale < 2.0**126  # overflowing scales were halved until the gradient fit in float32
     np.testing.assert_allclose(w.d, [1.5])  # one good update: 3 - 0.25 * 6
     assert len(fed) > 1
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    """320 training and 96 validation digits as an NNC CSV dataset (as in test_train)."""
+    from nnl.data import load_mnist5k
+    from nnl.data.csv_datasets import write_image_classification_csv
+
+    folder = tmp_path_factory.mktemp("mnist")
+    (x, y), (xv, yv) = load_mnist5k()
+    train = write_image_classification_csv(str(folder), "train.csv", "training", x[:320], y[:320])
+    valid = write_image_classification_csv(str(folder), "valid.csv", "validation", xv[:96], yv[:96])
+    return train, valid
 
 
 @pytest.mark.parametrize("precision", ["float", "half"])

@@ -32,7 +32,7 @@ class NdArray:
     def __init__(self, shape: Any = (), dtype: Any = np.float32) -> None:
         self._shape: Shape = _as_shape(shape)
         self._dtype = np.dtype(dtype)
-        self._array: np.ndarray | None = None
+        self._array: Any = None  # np.ndarray, a device array (torch.Tensor) or None
         self._zeroing = False
 
     # -- construction ---------------------------------------------------------------------------------
@@ -91,6 +91,10 @@ class NdArray:
             return self._to_host()
         return array
 
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.data[...] = value
+
     def _to_host(self) -> np.ndarray:
         """Move a device array to the host (the host copy becomes the only copy)."""
         from nnl.backends.torch.arrays import to_numpy
@@ -102,10 +106,6 @@ class NdArray:
     def device_array(self) -> Any:
         """The buffer as it is now (a NumPy array, a device array, or None when not allocated)."""
         return None if self._zeroing else self._array
-
-    @data.setter
-    def data(self, value: Any) -> None:
-        self.data[...] = value
 
     def _materialize(self) -> np.ndarray:
         if type(self._array) is not np.ndarray or self._array.shape != self._shape:

@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as TF
 
 from nnl.backends.torch.kernel import Unsupported, kernel
-from nnl.functions import normalization
-from nnl.functions import registry
+from nnl.functions import normalization, registry
 
 
 @kernel("BatchNormalization", half=False)

@@ -50,7 +50,7 @@ EXTENSIONS = ("torch", "cuda", "cudnn")
 TYPE_CONFIGS = ("float", "half", "bfloat16")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_fetcher(device: str, type_config: str) -> Callable[[Any], torch.Tensor]:
     return arrays.fetcher(torch.device(device), arrays.COMPUTE_DTYPES[type_config])
 

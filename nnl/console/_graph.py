@@ -533,6 +533,11 @@ class _State:
             layer.outputs = [node.name]
             layer.output_shapes = [shapes[0]]
             return
+        if t == "Input" and main_vars:  # a unit's Input: what the caller connects passes through
+            self.aliases[node.name] = main_vars[0]
+            layer.outputs = [node.name]
+            layer.output_shapes = [shapes[0]]
+            return
         if t == "Input":
             size = r.ints("Size")
             layer.output_shapes = [size]

@@ -118,12 +118,10 @@ def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: l
         for i in wanted:
             grads[i] = torch.zeros_like(recorded[i])
         return grads
-    results = torch.autograd.grad(
-        [y for y, _ in pairs],
-        [recorded[i] for i in wanted],
-        grad_outputs=[d.to(y.dtype) if d.dtype != y.dtype else d for y, d in pairs],
-        retain_graph=True,
-        allow_unused=True,
+    results = _run_backward(
+        tuple(y for y, _ in pairs),
+        tuple(d.to(y.dtype) if d.dtype != y.dtype else d for y, d in pairs),
+        tuple(recorded[i] for i in wanted),
     )
     pointers = {d.untyped_storage().data_ptr() for _, d in pairs}
     for i, g in zip(wanted, results):
@@ -133,6 +131,17 @@ def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: l
             g = g.clone()
         grads[i] = g
     return grads
+
+
+def _run_backward(outputs: tuple[torch.Tensor, ...], grads: tuple[torch.Tensor, ...], inputs: tuple[torch.Tensor, ...]) -> Any:
+    """The gradients of ``inputs`` (None where unused), keeping the graph for a later backward.
+
+    Calls autograd's engine directly: ``torch.autograd.grad`` adds ~20 us of argument checks per call, a third of
+    the per-function cost on small arrays (the checks hold by construction here: shapes and dtypes match).
+    """
+    return torch.autograd.Variable._execution_engine.run_backward(  # type: ignore[attr-defined]
+        outputs, grads, True, False, inputs, True, False
+    )
 
 
 def kernel(*function_names: str, half: bool = True) -> Callable[[Impl], Impl]:

@@ -258,11 +258,13 @@ def test_grad_builds_a_differentiable_graph():
 
 def test_context_scope_and_default():
     ctx = nn.Context(["cpu:half", "cpu:float"])
-    assert nn.get_current_context().backend == ["cpu:float"]
+    default = nn.get_current_context()
+    assert nn.Context().backend == ["cpu:float"]
     with nn.context_scope(ctx):
         assert nn.get_current_context() is ctx
         with pytest.raises(RuntimeError):
             nn.set_default_context(ctx)
+    assert nn.get_current_context() is default
     from nnl.ext_utils import get_extension_context
 
     half = get_extension_context("cpu", device_id="0", type_config="half")

@@ -26,6 +26,7 @@ class _GraphState(threading.local):
     def __init__(self) -> None:
         self.auto_forward = False
         self.no_grad = False
+        self.backward_follows = True  # False inside forward(clear_buffer=True): no backward can follow it
 
 
 _state = _GraphState()
@@ -63,6 +64,12 @@ def auto_forward(auto: bool = True) -> Iterator[None]:
 
 def in_no_grad() -> bool:
     return _state.no_grad
+
+
+def backward_may_follow() -> bool:
+    """False while functions run in ``no_grad`` or in a ``forward(clear_buffer=True)`` (which frees the buffers a
+    backward would read): device kernels then skip recording what a backward needs."""
+    return not _state.no_grad and _state.backward_follows
 
 
 @contextlib.contextmanager
@@ -220,11 +227,16 @@ def forward(
         for function in order:  # the hot loop: no per-call work beyond the kernel call
             _run_forward(function, None, None)
         return
-    for step, function in enumerate(order):
-        _run_forward(function, pre_hook, post_hook)
-        if frees is not None:
-            for nd in frees[step]:
-                nd.clear()
+    previous = _state.backward_follows
+    _state.backward_follows = previous and not clear_buffer
+    try:
+        for step, function in enumerate(order):
+            _run_forward(function, pre_hook, post_hook)
+            if frees is not None:
+                for nd in frees[step]:
+                    nd.clear()
+    finally:
+        _state.backward_follows = previous
 
 
 def forward_all(

@@ -20,7 +20,7 @@ import torch
 from nnl.backends.torch import arrays
 from nnl.core import dispatch
 from nnl.core.context import Context
-from nnl.core.graph import in_no_grad
+from nnl.core.graph import backward_may_follow
 
 Impl = Callable[[Any, list[Any]], Any]
 
@@ -79,7 +79,7 @@ def _forward(impl: Impl, fn: Any, xp: Any, xs: list[Any]) -> list[Any]:
 
 def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
     need = [False] * len(xs)
-    if not in_no_grad():
+    if backward_may_follow():
         for i, v in enumerate(fn.inputs):
             if v.need_grad and xs[i].is_floating_point():
                 need[i] = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -58,3 +59,16 @@ def test_kernel_that_ran(case):
 def test_every_registered_function_has_a_case():
     covered = {c.function for c in CASES}
     assert TORCH_FUNCTIONS <= covered, sorted(TORCH_FUNCTIONS - covered)
+
+
+HALF_TOLERANCE = {"half": 2e-2, "bfloat16": 8e-2}
+
+
+@pytest.mark.parametrize("type_config", list(HALF_TOLERANCE))
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_low_precision(case, type_config):
+    """Half and bfloat16 compute (float32 where the kernel asks for it) within a precision-sized tolerance."""
+    tolerance = HALF_TOLERANCE[type_config]
+    loose = dataclasses.replace(case, atol_f=max(case.atol_f, tolerance), rtol_f=max(case.rtol_f, tolerance))
+    with nnl.context_scope(get_extension_context("torch", type_config=type_config)):
+        check_forward(loose)

@@ -77,6 +77,21 @@ def _forward(impl: Impl, fn: Any, xp: Any, xs: list[Any]) -> list[Any]:
         return _run_reference(fn, xs, str(error))
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _call(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
+    """``impl`` on ``xs``; where torch lacks a half/bfloat16 kernel (some on the CPU), in float32 and cast back."""
+    try:
+        return _as_list(impl(fn, xs))
+    except NotImplementedError:
+        low = [x.dtype for x in xs if x.dtype in _LOW_PRECISION]
+        if not low:
+            raise
+        ys = _as_list(impl(fn, [x.float() if x.dtype in _LOW_PRECISION else x for x in xs]))
+        return [y.to(low[0]) if y.is_floating_point() else y for y in ys]
+
+
 def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
     need = [False] * len(xs)
     if backward_may_follow():
@@ -86,10 +101,10 @@ def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
     if not any(need):
         fn._saved = None
         with torch.no_grad():
-            return _as_list(impl(fn, xs))
+            return _call(impl, fn, xs)
     recorded = [x.detach().requires_grad_() if n else x for x, n in zip(xs, need)]
     with torch.enable_grad():
-        ys = _as_list(impl(fn, recorded))
+        ys = _call(impl, fn, recorded)
     fn._saved = (recorded, ys, need)
     return [y.detach() for y in ys]
 
@@ -103,7 +118,7 @@ def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: l
         fn._replaying = True
         try:
             with torch.enable_grad():
-                outputs = _as_list(impl(fn, recorded))
+                outputs = _call(impl, fn, recorded)
         finally:
             fn._replaying = False
         saved = (recorded, outputs, [r.requires_grad for r in recorded])

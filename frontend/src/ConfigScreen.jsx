@@ -72,7 +72,7 @@ export function ConfigScreen({ project, change }) {
           onChange={(v) => setConfig({ max_epoch: v })} /></Field>
         <Field label="Batch size"><NumberInput testid="config-batch_size" integer min={1} value={config.batch_size}
           onChange={(v) => setConfig({ batch_size: v })} /></Field>
-        <Field label="Monitor interval (epochs)"><NumberInput integer min={1} value={config.monitor_interval}
+        <Field label="Monitor interval (epochs)"><NumberInput testid="config-monitor_interval" integer min={1} value={config.monitor_interval}
           onChange={(v) => setConfig({ monitor_interval: v })} /></Field>
         <Field label="Precision">{select(config.type_config, ['float', 'half'], (v) => setConfig({ type_config: v }), 'config-precision')}</Field>
         <Field label="Save best"><input type="checkbox" checked={!!config.save_best}

@@ -1,0 +1,229 @@
+"""The console in headless Chromium, doing what a new user does: open the sample project, build LeNet from the palette
+by dragging and connecting, read shapes and costs, train, watch the curve, evaluate, download the pptx report, export
+Python code and run it, import an .sdcproj and export it back unchanged. Screenshots go to tests/console/artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .browser_helpers import Console, artifact, browser, console, expect, page  # noqa: F401 (fixtures)
+from .conftest import read_text, require_samples
+
+# LeNet as built below: (palette type, properties to set). Layers are named as the console names them.
+LENET = [
+    ("Input", {}),
+    ("Convolution", {"KernelShape": "5,5", "BorderMode": "valid"}),
+    ("MaxPooling", {}),
+    ("Tanh", {}),
+    ("Convolution", {"OutMaps": "30", "BorderMode": "valid"}),
+    ("MaxPooling", {}),
+    ("Tanh", {}),
+    ("Affine", {"OutShape": "150"}),
+    ("Tanh", {}),
+    ("Affine", {"OutShape": "10"}),
+    ("Softmax", {}),
+    ("CategoricalCrossEntropy", {}),
+]
+# Shapes and parameter counts by hand: 28 -conv5-> 24 -pool-> 12 -conv3-> 10 -pool-> 5; W and b of each layer.
+SHAPES = {"Convolution": "16,24,24", "MaxPooling": "16,12,12", "Convolution_2": "30,10,10", "MaxPooling_2": "30,5,5",
+          "Affine": "150", "Affine_2": "10", "CategoricalCrossEntropy": "1"}
+PARAMETERS = (16 * 1 * 5 * 5 + 16) + (30 * 16 * 3 * 3 + 30) + (30 * 5 * 5 * 150 + 150) + (150 * 10 + 10)
+TRAIN_ROWS, VALID_ROWS = 256, 128
+
+
+def layer_names() -> list[str]:
+    seen: dict[str, int] = {}
+    names = []
+    for kind, _ in LENET:
+        seen[kind] = seen.get(kind, 0) + 1
+        names.append(kind if seen[kind] == 1 else f"{kind}_{seen[kind]}")
+    return names
+
+
+def tiny_mnist(console: Console) -> None:
+    """Small CSVs over the workspace's sample MNIST (written by the server on first use), so that training is quick."""
+    console.api("datasets/preview?path=datasets/mnist/mnist_training.csv&limit=1")
+    console.api("datasets/preview?path=datasets/mnist/mnist_test.csv&limit=1")
+    folder = console.workspace / "datasets" / "mnist"
+    for source, target, rows in (("mnist_training.csv", "tiny_train.csv", TRAIN_ROWS),
+                                 ("mnist_test.csv", "tiny_test.csv", VALID_ROWS)):
+        with open(folder / source, newline="") as f:
+            lines = list(csv.reader(f))[: rows + 1]
+        with open(folder / target, "w", newline="") as f:
+            csv.writer(f).writerows(lines)
+
+
+def stat_total(page, name: str) -> str:  # noqa: F811
+    return page.get_by_test_id(f"stat-{name}").locator(".stat-total").inner_text()
+
+
+def test_smoke_sample_project(page, console):  # noqa: F811
+    """Home lists the sample; its EDIT screen shows every layer with its output shape and the statistics."""
+    page.goto(console.url)
+    page.get_by_test_id("project-MNIST_LeNet").get_by_role("link").click()
+    expect(page.get_by_test_id("layer-Affine_2").get_by_test_id("layer-stat")).to_have_text("10")
+    project = console.api("projects/MNIST_LeNet")
+    assert page.locator(".layer-box").count() == len(project["networks"][0]["layers"])
+    page.get_by_test_id("stat-CostParameter").click()
+    # The sample's parameters by hand: conv 7x7 1->16, conv 3x3 16->30, affine 480->150, affine 150->10.
+    expected = (16 * 49 + 16) + (30 * 16 * 9 + 30) + (480 * 150 + 150) + (150 * 10 + 10)
+    expect(page.get_by_test_id("stat-CostParameter").locator(".stat-total")).to_have_text(f"{expected / 1e3:.1f}k")
+    page.get_by_test_id("layer-Convolution").click()
+    expect(page.get_by_test_id("prop-Output")).to_have_text("16,22,22")
+    page.screenshot(path=artifact("smoke_sample_edit.png"))
+    for tab in ("dataset", "config", "training", "evaluation"):
+        page.get_by_test_id(f"tab-{tab}").click()
+        page.wait_for_url(f"**/{tab}")
+    page.get_by_test_id("tab-dataset").click()
+    expect(page.get_by_test_id("variable-x")).to_have_text("x image (1,28,28)")
+    page.screenshot(path=artifact("smoke_sample_dataset.png"))
+
+
+def drag_layer(page, kind: str, x: int, y: int) -> None:  # noqa: F811
+    page.get_by_test_id("palette-search").fill(kind)
+    page.get_by_test_id(f"palette-{kind}").drag_to(page.get_by_test_id("canvas"), target_position={"x": x, "y": y})
+    page.get_by_test_id("palette-search").fill("")
+
+
+def connect(page, source: str, dest: str, port: str = "port-in") -> None:  # noqa: F811
+    page.get_by_test_id(f"layer-{source}").get_by_test_id("port-out").drag_to(
+        page.get_by_test_id(f"layer-{dest}").get_by_test_id(port))
+
+
+def set_property(page, layer: str, name: str, value: str) -> None:  # noqa: F811
+    page.get_by_test_id(f"layer-{layer}").click()
+    field = page.get_by_test_id(f"prop-{name}")
+    if field.evaluate("e => e.tagName") == "SELECT":
+        field.select_option(value)
+    else:
+        field.fill(value)
+        field.press("Enter")
+    expect(field).to_have_value(value)
+
+
+@pytest.mark.slow
+def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_path):  # noqa: F811
+    tiny_mnist(console)
+    page.goto(console.url)
+    page.get_by_test_id("new-project-name").fill("lenet")
+    page.get_by_test_id("new-project").click()
+    page.wait_for_url("**/project/lenet/edit")
+
+    names = layer_names()
+    for i, (kind, _) in enumerate(LENET):  # a zig-zag column, as a user would drop them
+        drag_layer(page, kind, 200 + 40 * (i % 2), 40 + 56 * i)
+        expect(page.get_by_test_id(f"layer-{names[i]}")).to_be_visible()
+    for source, dest in zip(names, names[1:]):
+        connect(page, source, dest)
+    expect(page.locator(".react-flow__edge")).to_have_count(len(names) - 1)
+    for name, (_, properties) in zip(names, LENET):
+        for key, value in properties.items():
+            set_property(page, name, key, value)
+    for name, shape in SHAPES.items():
+        expect(page.get_by_test_id(f"layer-{name}").get_by_test_id("layer-stat")).to_have_text(shape)
+    expect(page.get_by_test_id("analysis-errors")).to_have_count(0)
+    page.get_by_test_id("stat-CostParameter").click()
+    expect(page.get_by_test_id("stat-CostParameter").locator(".stat-total")).to_have_text(f"{PARAMETERS / 1e3:.1f}k")
+    expect(page.get_by_test_id("layer-Affine").get_by_test_id("layer-stat")).to_have_text(f"{(750 * 150 + 150) / 1e3:.1f}k")
+    page.get_by_test_id("arrange").click()
+    page.screenshot(path=artifact("lenet_built_costparameter.png"))
+    page.get_by_test_id("stat-Output").click()
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("project-name")).to_have_text("lenet")
+    saved = console.api("projects/lenet")["networks"][0]
+    assert sorted(layer["name"] for layer in saved["layers"]) == sorted(names)
+    assert len(saved["links"]) == len(names) - 1
+
+    # Python export, run on random digits: the parameters nnl creates are those the statistics counted.
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+        page.get_by_test_id("export-python").click()
+    code_path = tmp_path / "lenet_export.py"
+    download.value.save_as(code_path)
+    run_exported_network(code_path, PARAMETERS)
+
+    # DATASET: link the small CSVs; CONFIG: 2 epochs, a monitor every epoch.
+    page.get_by_test_id("tab-dataset").click()
+    page.get_by_test_id("dataset-slot-Training").click()
+    page.get_by_test_id("dataset-link").select_option("datasets/mnist/tiny_train.csv")
+    expect(page.get_by_test_id("dataset-rows")).to_have_text(f"{TRAIN_ROWS} rows × 2 columns")
+    expect(page.locator(".data-table img.thumb").first).to_be_visible()
+    page.screenshot(path=artifact("lenet_dataset.png"))
+    page.get_by_test_id("dataset-slot-Validation").click()
+    page.get_by_test_id("dataset-link").select_option("datasets/mnist/tiny_test.csv")
+    expect(page.get_by_test_id("dataset-rows")).to_have_text(f"{VALID_ROWS} rows × 2 columns")
+    page.get_by_test_id("tab-config").click()
+    for key, value in (("max_epoch", "2"), ("monitor_interval", "1")):
+        field = page.get_by_test_id(f"config-{key}")
+        field.fill(value)
+        field.blur()
+    page.screenshot(path=artifact("lenet_config.png"))
+
+    # TRAINING: the curve grows while the job runs, over SSE.
+    page.get_by_test_id("tab-training").click()
+    page.get_by_test_id("run-training").click()
+    cost = page.get_by_test_id("curve-cost")
+    expect(cost).to_have_attribute("data-points", "1", timeout=120_000)
+    expect(page.get_by_test_id("job-state")).to_have_text("finished", timeout=120_000)
+    expect(cost).to_have_attribute("data-points", "2")
+    expect(page.get_by_test_id("curve-valid_error")).to_have_attribute("data-points", "2")
+    expect(page.get_by_test_id("job-epoch")).to_have_text("epoch 2 / 2")
+    expect(page.get_by_test_id("tradeoff-chart").get_by_test_id("pareto-point")).to_have_count(1)
+    page.screenshot(path=artifact("lenet_training.png"))
+
+    # EVALUATION: confusion matrix over every validation row, thumbnails, likelihood histogram.
+    page.get_by_test_id("tab-evaluation").click()
+    page.get_by_test_id("run-evaluation").click()
+    matrix = page.locator("[data-testid^=confusion-]").first
+    expect(matrix).to_be_visible(timeout=120_000)
+    cells = [int(c) for c in matrix.locator(".matrix tbody tr td:not(:last-child):not(:nth-last-child(2))")
+             .all_inner_texts() if c.isdigit()]
+    assert sum(cells) == VALID_ROWS
+    expect(page.get_by_test_id("output-table").locator("img.thumb").first).to_be_visible()
+    expect(page.get_by_test_id("likelihood")).to_be_visible()
+    page.screenshot(path=artifact("lenet_evaluation.png"), full_page=True)
+
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_test_id("report-pptx").click()
+    report = tmp_path / "report.pptx"
+    download.value.save_as(report)
+    download.value.save_as(artifact("lenet_report.pptx"))
+    from pptx import Presentation
+
+    texts = " ".join(shape.text_frame.text for slide in Presentation(report).slides for shape in slide.shapes
+                     if shape.has_text_frame)
+    for section in ("Training procedure", "Learning curve", "confusion matrix", "MainRuntime statistics"):
+        assert section in texts
+    assert "tiny_train.csv" in texts
+
+
+def run_exported_network(path: Path, parameters: int) -> None:
+    """Runs the exported ``network(x, y)`` on random digits: losses finite, outputs (2, 10), parameter count."""
+    import nnl as nn
+
+    spec = importlib.util.spec_from_file_location("lenet_export", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    nn.clear_parameters()
+    try:
+        x = nn.Variable.from_numpy_array(rng.random((2, 1, 28, 28), dtype=np.float32))
+        y = nn.Variable.from_numpy_array(rng.integers(0, 10, (2, 1)))
+        loss = module.network(x, y)
+        output = module.network(x)
+        loss.forward()
+        output.forward()
+        assert output.shape == (2, 10)
+        assert np.allclose(output.d.sum(axis=1), 1, atol=1e-5)
+        assert np.isfinite(loss.d).all()
+        assert sum(int(np.prod(p.shape)) for p in nn.get_parameters().values()) == parameters
+    finally:
+        nn.clear_parameters()

@@ -121,7 +121,9 @@ function NetworkTabs({ project, index, setIndex, change }) {
 
 function Canvas({ project, networkIndex, change, definitions, palette, undo, redo, canUndo, canRedo }) {
   const network = project.networks[networkIndex]
-  const { screenToFlowPosition } = useReactFlow()
+  const { screenToFlowPosition, fitView } = useReactFlow()
+  // Fit an opened network once; an empty one keeps zoom 1 so that the first drop does not move the view.
+  const [fitOnOpen] = useState(() => network.layers.length > 0)
   const [analysis, setAnalysis] = useState(null)
   const [statistic, setStatistic] = useState('Output')
   const [nodes, setNodes] = useState([])
@@ -265,7 +267,10 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
           <button onClick={copy} disabled={!selectedLayers.length} data-testid="copy" title="Ctrl+C">Copy</button>
           <button onClick={pasteClip} data-testid="paste" title="Ctrl+V">Paste</button>
           <button onClick={deleteSelected} data-testid="delete" title="Delete">Delete</button>
-          <button onClick={() => setNetwork(G.autoArrange(network))} data-testid="arrange">Arrange layers</button>
+          <button data-testid="arrange" onClick={() => {
+            setNetwork(G.autoArrange(network))
+            setTimeout(() => fitView({ maxZoom: 1, duration: 200 }), 50)
+          }}>Arrange layers</button>
           <button data-testid="add-comment" onClick={() => {
             const p = screenToFlowPosition({ x: 400, y: 200 })
             setNetwork(G.addComment(network, p.x, p.y))
@@ -277,7 +282,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
             onEdgesChange={(c) => setEdges((es) => applyEdgeChanges(c, es))}
             onConnect={onConnect} onDelete={onDelete} onNodeDragStop={onNodeDragStop}
             snapToGrid snapGrid={[G.GRID, G.GRID]} deleteKeyCode={['Delete', 'Backspace']}
-            minZoom={0.2} fitView fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
+            minZoom={0.2} fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background gap={G.GRID} />
             <Controls />
             <MiniMap pannable zoomable />

@@ -82,7 +82,8 @@ def test_smoke_sample_project(page, console):  # noqa: F811
         page.get_by_test_id(f"tab-{tab}").click()
         page.wait_for_url(f"**/{tab}")
     page.get_by_test_id("tab-dataset").click()
-    expect(page.get_by_test_id("variable-x")).to_have_text("x image (1,28,28)")
+    # The first preview writes the bundled MNIST subset into the workspace (a few seconds).
+    expect(page.get_by_test_id("variable-x")).to_have_text("x image (1,28,28)", timeout=60_000)
     page.screenshot(path=artifact("smoke_sample_dataset.png"))
 
 
@@ -133,6 +134,9 @@ def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_p
     expect(page.get_by_test_id("stat-CostParameter").locator(".stat-total")).to_have_text(f"{PARAMETERS / 1e3:.1f}k")
     expect(page.get_by_test_id("layer-Affine").get_by_test_id("layer-stat")).to_have_text(f"{(750 * 150 + 150) / 1e3:.1f}k")
     page.get_by_test_id("arrange").click()
+    for row, name in enumerate(names):  # one column, top to bottom, on NNC's 24 px grid (graph.js autoArrange)
+        node = page.locator(".react-flow__node", has=page.get_by_test_id(f"layer-{name}"))
+        expect(node).to_have_attribute("style", re.compile(rf"translate\(24px, {24 + 72 * row}px\)"))
     page.screenshot(path=artifact("lenet_built_costparameter.png"))
     page.get_by_test_id("stat-Output").click()
     page.get_by_test_id("save").click()

@@ -135,3 +135,42 @@ TWINS = {
     "chain200_static": build_chain,
     "chain200_dynamic": build_chain,
 }
+
+
+def _resnet50(torch: Any) -> Any:
+    nn = torch.nn
+
+    def conv_bn(cin: int, cout: int, kernel: int, stride: int, relu: bool = True) -> Any:
+        layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout)]
+        return nn.Sequential(*layers, nn.ReLU()) if relu else nn.Sequential(*layers)
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin: int, maps: int, stride: int, project: bool) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                conv_bn(cin, maps, 1, 1), conv_bn(maps, maps, 3, stride), conv_bn(maps, maps * 4, 1, 1, relu=False)
+            )
+            self.skip = conv_bn(cin, maps * 4, 1, stride, relu=False) if project else nn.Identity()
+
+        def forward(self, h: Any) -> Any:
+            return torch.relu(self.skip(h) + self.body(h))
+
+    layers = [conv_bn(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for stage, (maps, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3))):
+        for block in range(blocks):
+            layers.append(Bottleneck(cin, maps, 2 if stage > 0 and block == 0 else 1, block == 0))
+            cin = maps * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    return nn.Sequential(*layers)
+
+
+def build_resnet50(torch: Any, batch: int = 64) -> Step:
+    rng = np.random.RandomState(0)
+    model = _resnet50(torch)
+    x = torch.tensor(rng.randn(batch, 3, 224, 224), dtype=torch.float32)
+    t = torch.tensor(rng.randint(0, 1000, batch))
+    return _train_step(torch, model, lambda: torch.nn.functional.cross_entropy(model(x), t))
+
+
+TWINS["resnet50"] = build_resnet50

@@ -159,3 +159,38 @@ WORKLOADS = {
     "chain200_dynamic": build_chain_dynamic,
 }
 PER_FUNCTION = {"chain200_static": CHAIN_LENGTH + 1, "chain200_dynamic": CHAIN_LENGTH + 1}
+
+
+def resnet50(F: Any, PF: Any, x: Any) -> Any:
+    """ResNet-50 for ImageNet shapes (bottleneck blocks 3-4-6-3, 1000 classes)."""
+
+    def conv_bn(h: Any, maps: int, kernel: int, stride: int, name: str, relu: bool = True) -> Any:
+        pad = (kernel // 2, kernel // 2)
+        h = PF.convolution(h, maps, (kernel, kernel), pad=pad, stride=(stride, stride), with_bias=False, name=name)
+        h = PF.batch_normalization(h, name=name + "_bn")
+        return F.relu(h) if relu else h
+
+    h = conv_bn(x, 64, 7, 2, "stem")
+    h = F.max_pooling(h, (3, 3), stride=(2, 2), pad=(1, 1))
+    for stage, (maps, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3))):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            name = f"s{stage}b{block}"
+            r = conv_bn(h, maps, 1, 1, name + "a")
+            r = conv_bn(r, maps, 3, stride, name + "b")
+            r = conv_bn(r, maps * 4, 1, 1, name + "c", relu=False)
+            if block == 0:
+                h = conv_bn(h, maps * 4, 1, stride, name + "s", relu=False)
+            h = F.relu(F.add2(h, r))
+    h = F.global_average_pooling(h)
+    return PF.affine(h, 1000, name="fc")
+
+
+def build_resnet50(nn: Any, F: Any, PF: Any, S: Any, batch: int = 64) -> Step:
+    rng = np.random.RandomState(0)
+    x, t = nn.Variable((batch, 3, 224, 224)), nn.Variable((batch, 1))
+    loss = F.mean(F.softmax_cross_entropy(resnet50(F, PF, x), t))
+    return _train_step(nn, S, loss, [(x, rng.randn(batch, 3, 224, 224)), (t, rng.randint(0, 1000, (batch, 1)))])
+
+
+WORKLOADS["resnet50"] = build_resnet50

@@ -81,10 +81,11 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def _call(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
-    """``impl`` on ``xs``; where torch lacks a half/bfloat16 kernel (some on the CPU), in float32 and cast back."""
+    """``impl`` on ``xs``; where torch cannot run it in half/bfloat16 (several CPU kernels), in float32, cast back
+    (a genuine error raises again from the float32 run)."""
     try:
         return _as_list(impl(fn, xs))
-    except NotImplementedError:
+    except (NotImplementedError, RuntimeError):
         low = [x.dtype for x in xs if x.dtype in _LOW_PRECISION]
         if not low:
             raise

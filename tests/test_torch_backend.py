@@ -1,8 +1,11 @@
-"""The generic tester re-run on the torch extension (CPU): every case of every function with a torch kernel."""
+"""The generic tester re-run on the torch extension: every case of every function with a torch kernel.
+
+``NNL_TORCH_TEST_EXTENSION=cudnn`` runs the same checks on a GPU (benchmarks/gpu_check.sh does)."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import warnings
 
 import numpy as np
@@ -17,6 +20,7 @@ from nnl.ext_utils import get_extension_context  # noqa: E402
 from nnl.testing.cases import all_cases  # noqa: E402
 from nnl.testing.function_tester import call_function, check_backward, check_forward, draw_inputs  # noqa: E402
 
+EXTENSION = os.environ.get("NNL_TORCH_TEST_EXTENSION", "torch")
 TORCH_FUNCTIONS = set(dispatch.registered("torch"))
 CASES = [c for c in all_cases() if c.function in TORCH_FUNCTIONS]
 IDS = [c.id for c in CASES]
@@ -24,7 +28,7 @@ IDS = [c.id for c in CASES]
 
 @pytest.fixture(autouse=True)
 def torch_context():
-    with nnl.context_scope(get_extension_context("torch")), warnings.catch_warnings():
+    with nnl.context_scope(get_extension_context(EXTENSION)), warnings.catch_warnings():
         warnings.simplefilter("ignore", dispatch.FallbackWarning)
         yield
 
@@ -53,7 +57,7 @@ def test_kernel_that_ran(case):
     if function.implementation == "cpu:float":
         assert any(case.function in str(w.message) for w in caught), f"{case.id}: fell back without a warning"
     else:
-        assert function.implementation == "torch:float"
+        assert function.implementation == f"{EXTENSION}:float"
 
 
 def test_every_registered_function_has_a_case():
@@ -70,5 +74,5 @@ def test_forward_low_precision(case, type_config):
     """Half and bfloat16 compute (float32 where the kernel asks for it) within a precision-sized tolerance."""
     tolerance = HALF_TOLERANCE[type_config]
     loose = dataclasses.replace(case, atol_f=max(case.atol_f, tolerance), rtol_f=max(case.rtol_f, tolerance))
-    with nnl.context_scope(get_extension_context("torch", type_config=type_config)):
+    with nnl.context_scope(get_extension_context(EXTENSION, type_config=type_config)):
         check_forward(loose)

@@ -203,14 +203,6 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       Number(target.slice(1)), Number((targetHandle ?? 'i0').slice(1))))
   }
 
-  const onDelete = ({ nodes: gone, edges: goneEdges }) => {
-    setNetwork(G.remove(network, {
-      layers: gone.filter((n) => n.type === 'layer').map((n) => n.data.layer.id),
-      comments: gone.filter((n) => n.type === 'comment').map((n) => n.data.comment.id),
-      links: goneEdges.map((e) => Number(e.id.slice(1))),
-    }))
-  }
-
   const onNodeDragStop = (_, __, dragged) => {
     const positions = Object.fromEntries(dragged.map((n) => [Number(n.id.slice(1)), n.position]))
     setNetwork(G.moveItems(network, positions))
@@ -233,14 +225,21 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
     }))
   }
 
-  // Keyboard shortcuts while no text field has the focus (React Flow handles Delete/Backspace itself).
+  // Keyboard shortcuts while no text field has the focus. Delete is handled here too: React Flow's own delete key
+  // stops answering after Ctrl+Z (its pressed-key set keeps a key), so its deleteKeyCode is off.
   const shortcuts = useRef({})
-  shortcuts.current = { copy, pasteClip, undo, redo }
+  shortcuts.current = { copy, pasteClip, undo, redo, deleteSelected }
   useEffect(() => {
     const onKey = (e) => {
-      if (['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName) || !(e.ctrlKey || e.metaKey)) return
-      const k = e.key.toLowerCase()
+      if (['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return
       const s = shortcuts.current
+      if ((e.key === 'Delete' || e.key === 'Backspace') && !e.ctrlKey && !e.metaKey) {
+        s.deleteSelected()
+        e.preventDefault()
+        return
+      }
+      if (!(e.ctrlKey || e.metaKey)) return
+      const k = e.key.toLowerCase()
       if (k === 'c') s.copy()
       else if (k === 'v') s.pasteClip()
       else if (k === 'z' && !e.shiftKey) s.undo()
@@ -280,8 +279,8 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes}
             onNodesChange={(c) => setNodes((ns) => applyNodeChanges(c, ns))}
             onEdgesChange={(c) => setEdges((es) => applyEdgeChanges(c, es))}
-            onConnect={onConnect} onDelete={onDelete} onNodeDragStop={onNodeDragStop}
-            snapToGrid snapGrid={[G.GRID, G.GRID]} deleteKeyCode={['Delete', 'Backspace']}
+            onConnect={onConnect} onNodeDragStop={onNodeDragStop}
+            snapToGrid snapGrid={[G.GRID, G.GRID]} deleteKeyCode={null}
             minZoom={0.2} fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
             <Background gap={G.GRID} />
             <Controls />

@@ -47,11 +47,11 @@ def layer_names() -> list[str]:
     return names
 
 
-def tiny_mnist(console: Console) -> None:
+def tiny_mnist(server: Console) -> None:
     """Small CSVs over the workspace's sample MNIST (written by the server on first use), so that training is quick."""
-    console.api("datasets/preview?path=datasets/mnist/mnist_training.csv&limit=1")
-    console.api("datasets/preview?path=datasets/mnist/mnist_test.csv&limit=1")
-    folder = console.workspace / "datasets" / "mnist"
+    server.api("datasets/preview?path=datasets/mnist/mnist_training.csv&limit=1")
+    server.api("datasets/preview?path=datasets/mnist/mnist_test.csv&limit=1")
+    folder = server.workspace / "datasets" / "mnist"
     for source, target, rows in (("mnist_training.csv", "tiny_train.csv", TRAIN_ROWS),
                                  ("mnist_test.csv", "tiny_test.csv", VALID_ROWS)):
         with open(folder / source, newline="") as f:
@@ -231,3 +231,113 @@ def run_exported_network(path: Path, parameters: int) -> None:
         assert sum(int(np.prod(p.shape)) for p in nn.get_parameters().values()) == parameters
     finally:
         nn.clear_parameters()
+
+
+def test_editing_operations(page, console):  # noqa: F811
+    """Typed property editors refuse bad values; undo/redo, copy/paste, delete, named connectors, error highlight,
+    comments, network tabs, palette search and save all act on the document."""
+    console.api("projects", {"name": "edits", "template": "sample"})
+    page.goto(console.url + "#/project/edits/edit")
+    stat = lambda name: page.get_by_test_id(f"layer-{name}").get_by_test_id("layer-stat")  # noqa: E731
+    expect(stat("Affine_2")).to_have_text("10")
+
+    page.get_by_test_id("layer-Affine_2").click()
+    field = page.get_by_test_id("prop-OutShape")
+    field.fill("0")
+    field.press("Enter")
+    expect(page.get_by_test_id("prop-OutShape-error")).to_contain_text('expected every value >= 1; got "0"')
+    expect(page.get_by_test_id("save")).to_be_disabled()
+    field.fill("12")
+    field.press("Enter")
+    expect(stat("Affine_2")).to_have_text("12")
+    expect(stat("Softmax")).to_have_text("12")
+    expect(page.get_by_test_id("project-name")).to_have_text("edits *")
+    page.get_by_test_id("undo").click()
+    expect(stat("Affine_2")).to_have_text("10")
+    page.get_by_test_id("redo").click()
+    expect(stat("Affine_2")).to_have_text("12")
+
+    # A kernel larger than the image: the layer is highlighted and the message names it.
+    page.get_by_test_id("layer-Convolution").click()
+    page.get_by_test_id("prop-KernelShape").fill("30,30")
+    page.get_by_test_id("prop-KernelShape").press("Enter")
+    expect(page.get_by_test_id("layer-Convolution")).to_have_class(re.compile("has-error"))
+    expect(page.get_by_test_id("analysis-errors")).to_contain_text("Convolution")
+    page.screenshot(path=artifact("edit_error_highlight.png"))
+    page.get_by_test_id("layer-Convolution").click()  # out of the text field: Ctrl+Z there undoes typing
+    page.keyboard.press("Control+z")
+    expect(page.get_by_test_id("layer-Convolution")).not_to_have_class(re.compile("has-error"))
+    expect(page.get_by_test_id("analysis-errors")).to_have_count(0)
+
+    # Copy, paste (a fresh name), delete.
+    page.get_by_test_id("layer-Affine_2").click()
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+    expect(page.get_by_test_id("layer-Affine_3")).to_be_visible()
+    expect(page.get_by_test_id("prop-OutShape")).to_have_value("12")
+    page.get_by_test_id("layer-Affine_3").click()
+    page.keyboard.press("Delete")
+    expect(page.get_by_test_id("layer-Affine_3")).to_have_count(0)
+
+    # A second Input wired to the loss's named T connector.
+    edges = page.locator(".react-flow__edge").count()
+    page.get_by_test_id("palette-search").fill("Inp")
+    expect(page.get_by_test_id("palette-Affine")).to_have_count(0)
+    page.get_by_test_id("palette-Input").drag_to(page.get_by_test_id("canvas"), target_position={"x": 60, "y": 60})
+    page.get_by_test_id("palette-search").fill("")
+    set_property(page, "Input_2", "Size", "1")
+    connect(page, "Input_2", "CategoricalCrossEntropy", port="port-T")
+    expect(page.locator(".react-flow__edge")).to_have_count(edges + 1)
+    expect(page.locator(".react-flow__edge-text").filter(has_text="T")).to_have_count(1)
+
+    page.get_by_test_id("add-comment").click()
+    comment = page.get_by_test_id("comment")
+    comment.dblclick()
+    comment.locator("textarea").fill("LeNet, 12 outputs")
+    page.get_by_test_id("canvas").click(position={"x": 5, "y": 5})
+    expect(comment).to_have_text("LeNet, 12 outputs")
+
+    page.once("dialog", lambda dialog: dialog.accept("Block"))
+    page.locator(".network-add").click()
+    expect(page.get_by_test_id("network-tab-Block")).to_have_class(re.compile("active"))
+    drag_layer(page, "ReLU", 200, 100)
+    expect(page.get_by_test_id("layer-ReLU")).to_be_visible()
+    page.get_by_test_id("network-tab-Main").click()
+    expect(page.get_by_test_id("layer-Affine_2")).to_be_visible()
+
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("project-name")).to_have_text("edits")
+    page.screenshot(path=artifact("edit_operations.png"))
+    saved = console.api("projects/edits")
+    main, block = saved["networks"]
+    by_name = {layer["name"]: layer for layer in main["layers"]}
+    assert by_name["Affine_2"]["properties"]["OutShape"] == "12"
+    assert by_name["Convolution"]["properties"]["KernelShape"] == "7,7"
+    assert "Affine_3" not in by_name
+    t_links = [link for link in main["links"] if link["dest"] == by_name["CategoricalCrossEntropy"]["id"]]
+    assert sorted(link["dest_pin"] for link in t_links) == [0, 1]
+    assert [c["text"] for c in main["comments"]] == ["LeNet, 12 outputs"]
+    assert block["name"] == "Block" and [layer["type"] for layer in block["layers"]] == ["ReLU"]
+    page.reload()
+    expect(stat("Affine_2")).to_have_text("12")
+
+
+def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: F811
+    """An NNC project imported from the home page opens in the editor and exports back to the same text."""
+    sample = next(p for p in require_samples() if p.name == "tutorial_basics_12_residual_learning.sdcproj")
+    page.goto(console.url)
+    page.get_by_test_id("import-file").set_input_files(str(sample))
+    page.wait_for_url("**/project/tutorial_basics_12_residual_learning/edit")
+    imported = console.api("projects/tutorial_basics_12_residual_learning")
+    for network in imported["networks"]:
+        page.get_by_test_id(f"network-tab-{network['name']}").click()
+        expect(page.locator(".layer-box")).to_have_count(len(network["layers"]))
+    page.get_by_test_id(f"network-tab-{imported['networks'][0]['name']}").click()
+    expect(page.locator(".layer-box").first.get_by_test_id("layer-stat")).not_to_have_text("-")
+    page.screenshot(path=artifact("sdcproj_imported.png"))
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+        page.get_by_test_id("export-sdcproj").click()
+    exported = tmp_path / "exported.sdcproj"
+    download.value.save_as(exported)
+    assert read_text(exported).replace("\r\n", "\n") == read_text(sample).replace("\r\n", "\n")

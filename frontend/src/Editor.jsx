@@ -81,6 +81,24 @@ function StatisticsPanel({ analysis, statistic, setStatistic, onSelectLayer, net
   )
 }
 
+const READABLE_ZOOM = 0.6
+
+/**
+ * The first view of a network: all of it when that stays readable, else its top-left corner at a readable zoom
+ * (as NNC opens large networks). An empty network keeps zoom 1, so that the first drop does not move the view.
+ */
+function openView(network, element, fitView, setViewport) {
+  const items = [...network.layers, ...(network.comments ?? [])]
+  if (!items.length || !element) return
+  const minX = Math.min(...items.map((l) => l.x))
+  const minY = Math.min(...items.map((l) => l.y))
+  const width = Math.max(...items.map((l) => l.x + G.LAYER_W)) - minX
+  const height = Math.max(...items.map((l) => l.y + G.LAYER_H)) - minY
+  const box = element.getBoundingClientRect()
+  if (Math.min(box.width / width, box.height / height) >= READABLE_ZOOM) fitView({ maxZoom: 1, padding: 0.1 })
+  else setViewport({ x: 40 - minX * READABLE_ZOOM, y: 20 - minY * READABLE_ZOOM, zoom: READABLE_ZOOM })
+}
+
 function NetworkTabs({ project, index, setIndex, change }) {
   const add = () => {
     const name = window.prompt('Name of the new network', `Network${project.networks.length + 1}`)
@@ -121,9 +139,8 @@ function NetworkTabs({ project, index, setIndex, change }) {
 
 function Canvas({ project, networkIndex, change, definitions, palette, undo, redo, canUndo, canRedo }) {
   const network = project.networks[networkIndex]
-  const { screenToFlowPosition, fitView } = useReactFlow()
-  // Fit an opened network once; an empty one keeps zoom 1 so that the first drop does not move the view.
-  const [fitOnOpen] = useState(() => network.layers.length > 0)
+  const { screenToFlowPosition, fitView, setViewport } = useReactFlow()
+  const canvasRef = useRef(null)
   const [analysis, setAnalysis] = useState(null)
   const [statistic, setStatistic] = useState('Output')
   const [nodes, setNodes] = useState([])
@@ -275,13 +292,13 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
             setNetwork(G.addComment(network, p.x, p.y))
           }}>Comment</button>
         </div>
-        <div className="canvas" data-testid="canvas" onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
+        <div className="canvas" data-testid="canvas" ref={canvasRef} onDragOver={(e) => e.preventDefault()} onDrop={onDrop}>
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes}
             onNodesChange={(c) => setNodes((ns) => applyNodeChanges(c, ns))}
             onEdgesChange={(c) => setEdges((es) => applyEdgeChanges(c, es))}
             onConnect={onConnect} onNodeDragStop={onNodeDragStop}
             snapToGrid snapGrid={[G.GRID, G.GRID]} deleteKeyCode={null}
-            minZoom={0.2} fitView={fitOnOpen} fitViewOptions={{ maxZoom: 1 }} proOptions={{ hideAttribution: true }}>
+            minZoom={0.2} onInit={() => openView(network, canvasRef.current, fitView, setViewport)} proOptions={{ hideAttribution: true }}>
             <Background gap={G.GRID} />
             <Controls />
             <MiniMap pannable zoomable />

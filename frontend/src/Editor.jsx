@@ -311,12 +311,11 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
   )
 }
 
-export function Editor(props) {
-  const [index, setIndex] = useState(0)
+export function Editor({ networkIndex: index, setNetworkIndex, ...props }) {
   const networkIndex = Math.min(index, props.project.networks.length - 1)
   return (
     <div className="edit-screen">
-      <NetworkTabs project={props.project} index={networkIndex} setIndex={setIndex} change={props.change} />
+      <NetworkTabs project={props.project} index={networkIndex} setIndex={setNetworkIndex} change={props.change} />
       <ReactFlowProvider key={networkIndex}>
         <Canvas {...props} networkIndex={networkIndex} />
       </ReactFlowProvider>

@@ -10,7 +10,7 @@ import { TrainingScreen } from './TrainingScreen.jsx'
 import { EvaluationScreen } from './EvaluationScreen.jsx'
 
 const EXPORTS = [['sdcproj', 'NNC project (.sdcproj)'], ['nnlproj', 'nnl project (.nnlproj)'], ['nntxt', 'nntxt'],
-  ['nnp', 'NNP'], ['onnx', 'ONNX'], ['python', 'Python code (nnl)']]
+  ['nnp', 'NNP'], ['onnx', 'ONNX'], ['python', 'Python code (nnl) of this network']]
 
 function download(url) {
   const a = document.createElement('a')
@@ -27,6 +27,7 @@ export function ProjectView({ name, tab }) {
   const [catalogue, setCatalogue] = useState(null)
   const [message, setMessage] = useState(null)
   const [exportOpen, setExportOpen] = useState(false)
+  const [networkIndex, setNetworkIndex] = useState(0)
 
   useEffect(() => {
     api.get(`projects/${q(name)}`).then((p) => {
@@ -67,7 +68,7 @@ export function ProjectView({ name, tab }) {
   const exportAs = async (format) => {
     setExportOpen(false)
     if (dirty && !(await save())) return
-    const network = project.networks[0].name
+    const network = project.networks[Math.min(networkIndex, project.networks.length - 1)].name
     download(`api/projects/${q(name)}/export/${format}${format === 'python' ? `?network=${q(network)}` : ''}`)
   }
 
@@ -103,7 +104,7 @@ export function ProjectView({ name, tab }) {
       </header>
       {message && <div className="message error" data-testid="message" onClick={() => setMessage(null)}>{message}</div>}
       <div className="screen">
-        {tab === 'edit' && <Editor {...common} definitions={definitions} palette={catalogue.palette}
+        {tab === 'edit' && <Editor {...common} networkIndex={networkIndex} setNetworkIndex={setNetworkIndex} definitions={definitions} palette={catalogue.palette}
           undo={() => setState(undo)} redo={() => setState(redo)}
           canUndo={state.past.length > 0} canRedo={state.future.length > 0} />}
         {tab === 'dataset' && <DatasetScreen {...common} />}

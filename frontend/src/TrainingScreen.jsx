@@ -115,6 +115,8 @@ export function TrainingScreen({ project, name, dirty, save }) {
   const [selected, setSelected] = useState(null)
   const [compare, setCompare] = useState([])
   const [message, setMessage] = useState(null)
+  const [devices, setDevices] = useState([])
+  const [device, setDevice] = useState(null)
 
   const refresh = useCallback(() => {
     api.get('jobs').then((all) => {
@@ -126,6 +128,10 @@ export function TrainingScreen({ project, name, dirty, save }) {
   useEffect(() => {
     refresh()
   }, [refresh])
+  // The device menu appears when the server lists the devices it can train on (GET /api/config "devices").
+  useEffect(() => {
+    api.get('config').then((c) => setDevices(Array.isArray(c.devices) ? c.devices : [])).catch(() => setDevices([]))
+  }, [])
   // Queued jobs start when another ends: poll the list while any job is active.
   useEffect(() => {
     if (!jobs.some((j) => ACTIVE.includes(j.state))) return
@@ -137,7 +143,7 @@ export function TrainingScreen({ project, name, dirty, save }) {
     setMessage(null)
     try {
       if (dirty) await save()
-      const job = await api.post('jobs', { document: project })
+      const job = await api.post('jobs', device ? { document: project, device } : { document: project })
       setSelected(job.id)
       refresh()
     } catch (e) {
@@ -159,6 +165,13 @@ export function TrainingScreen({ project, name, dirty, save }) {
     <div className="training-screen side-layout">
       <aside>
         <button className="primary" data-testid="run-training" onClick={run}>Run training</button>
+        {devices.length > 0 && (
+          <label className="device">Device
+            <select data-testid="device" value={device ?? devices[0]} onChange={(e) => setDevice(e.target.value)}>
+              {devices.map((d) => <option key={d}>{d}</option>)}
+            </select>
+          </label>
+        )}
         <h3>Job history</h3>
         {jobs.map((j) => (
           <div key={j.id} className={`side-item${j.id === selected ? ' active' : ''}`} data-testid={`job-${j.id}`}

@@ -12,7 +12,7 @@ import { STATISTICS, compact, statisticValue } from './format.js'
 const nodeTypes = { layer: LayerNode, comment: CommentNode }
 const ANALYZE_DELAY_MS = 300
 
-function Palette({ palette }) {
+function Palette({ palette, onAdd }) {
   const [search, setSearch] = useState('')
   const [closed, setClosed] = useState({})
   const needle = search.trim().toLowerCase()
@@ -31,7 +31,8 @@ function Palette({ palette }) {
             </div>
             {open && layers.map((l) => (
               <div key={l.type} className="palette-item" draggable data-testid={`palette-${l.type}`}
-                title={l.description}
+                title={`${l.description}\n(drag to the canvas, or double-click to add below the selected layer)`}
+                onDoubleClick={() => onAdd(l.type)}
                 onDragStart={(e) => {
                   e.dataTransfer.setData('application/x-nnl-layer', l.type)
                   e.dataTransfer.effectAllowed = 'move'
@@ -215,6 +216,17 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
     setTimeout(() => selectLayer(layer.id), 0)
   }
 
+  // Double-click in the palette: the new layer goes below the selected one and is linked to it (as NNC does).
+  const appendLayer = (type) => {
+    const below = selectedLayer
+    const at = below ? { x: below.x, y: below.y + G.LAYER_H + G.GRID }
+      : screenToFlowPosition({ x: canvasRef.current.getBoundingClientRect().left + 80, y: canvasRef.current.getBoundingClientRect().top + 40 })
+    const { network: added, layer } = G.addLayer(network, definitions[type], at.x, at.y)
+    const linked = below && definitions[type].inputs.length > 0 ? G.connect(added, below.id, 0, layer.id, 0) : added
+    setNetwork(linked)
+    setTimeout(() => selectLayer(layer.id), 0)
+  }
+
   const onConnect = ({ source, target, sourceHandle, targetHandle }) => {
     setNetwork(G.connect(network, Number(source.slice(1)), Number((sourceHandle ?? 'o0').slice(1)),
       Number(target.slice(1)), Number((targetHandle ?? 'i0').slice(1))))
@@ -271,7 +283,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
   return (
     <div className="editor">
       <div className="left-column">
-        <Palette palette={palette} />
+        <Palette palette={palette} onAdd={appendLayer} />
         <PropertyPanel project={project} network={network} layer={selectedLayer} definitions={definitions}
           result={selectedLayer ? analysis?.layers?.[selectedLayer.id] : null}
           onChange={(change) => setNetwork(G.updateLayer(network, selectedLayer.id, change))} />

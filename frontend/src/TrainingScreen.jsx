@@ -103,7 +103,7 @@ function Tradeoff({ refreshKey }) {
         </select>
       </div>
       {usable.length
-        ? <TradeoffChart points={usable.map((p) => ({ label: p.job, x: p.cost, y: p.error, pareto: p.pareto }))}
+        ? <TradeoffChart points={usable.map((p) => ({ label: p.job.slice(-6), x: p.cost, y: p.error, pareto: p.pareto }))}
           xLabel={statistic} yLabel="best valid_error" />
         : <p>No finished training job with a validation error yet.</p>}
     </div>

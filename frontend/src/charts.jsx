@@ -68,9 +68,9 @@ export function LineChart({ series, log = false, xLabel = 'epoch', yLabel = '', 
 /** points: [{label, x, y, pareto}]; the Pareto-optimal ones are joined by a step line. */
 export function TradeoffChart({ points, xLabel, yLabel }) {
   const xLo = Math.min(...points.map((p) => p.x), 0)
-  const xHi = Math.max(...points.map((p) => p.x), 1)
+  const xHi = Math.max(...points.map((p) => p.x), 1) * 1.15  // room for the labels right of the points
   const sx = scale(xLo, xHi, M.left, W - M.right)
-  const yHi = Math.max(...points.map((p) => p.y), 0.01)
+  const yHi = Math.max(...points.map((p) => p.y), 0.01) * 1.1
   const sy = scale(0, yHi, H - M.bottom, M.top)
   const front = points.filter((p) => p.pareto).sort((a, b) => a.x - b.x)
   return (

@@ -207,6 +207,26 @@ def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_p
         assert section in texts
     assert "tiny_train.csv" in texts
 
+    # A smaller variant: two jobs overlaid, two points on the trade-off graph (multiply-adds counted by hand).
+    page.get_by_test_id("tab-edit").click()
+    set_property(page, "Affine", "OutShape", "50")
+    page.get_by_test_id("tab-training").click()
+    page.get_by_test_id("run-training").click()
+    expect(page.locator(".training-screen .side-item")).to_have_count(2)
+    expect(page.get_by_test_id("job-state")).to_have_text("finished", timeout=120_000)
+    for box in page.get_by_test_id("compare").all():
+        box.check()
+    overlay = page.get_by_test_id("overlay-chart")
+    expect(overlay.locator("polyline")).to_have_count(2)
+    chart = page.get_by_test_id("tradeoff-chart")
+    expect(chart.locator("circle")).to_have_count(2)
+    expect(chart.get_by_test_id("pareto-point")).not_to_have_count(0)
+    page.screenshot(path=artifact("lenet_compare_tradeoff.png"), full_page=True)
+    macs = 16 * 24 * 24 * 25 + 30 * 10 * 10 * 16 * 9
+    points = console.api("tradeoff?statistic=CostMultiplyAdd")
+    assert sorted(p["cost"] for p in points) == [macs + 750 * 50 + 50 * 10, macs + 750 * 150 + 150 * 10]
+    assert any(p["pareto"] and p["cost"] == macs + 750 * 50 + 50 * 10 for p in points)
+
 
 def run_exported_network(path: Path, parameters: int) -> None:
     """Runs the exported ``network(x, y)`` on random digits: losses finite, outputs (2, 10), parameter count."""
@@ -279,8 +299,18 @@ def test_editing_operations(page, console):  # noqa: F811
     page.keyboard.press("Delete")
     expect(page.get_by_test_id("layer-Affine_3")).to_have_count(0)
 
-    # A second Input wired to the loss's named T connector.
+    # Double-click in the palette: added below the selected layer and linked to it.
     edges = page.locator(".react-flow__edge").count()
+    page.get_by_test_id("layer-Affine_2").click()
+    page.get_by_test_id("palette-search").fill("Dropout")
+    page.get_by_test_id("palette-Dropout").dblclick()
+    expect(stat("Dropout")).to_have_text("12")
+    expect(page.locator(".react-flow__edge")).to_have_count(edges + 1)
+    page.keyboard.press("Delete")
+    expect(page.get_by_test_id("layer-Dropout")).to_have_count(0)
+    expect(page.locator(".react-flow__edge")).to_have_count(edges)
+
+    # A second Input wired to the loss's named T connector.
     page.get_by_test_id("palette-search").fill("Inp")
     expect(page.get_by_test_id("palette-Affine")).to_have_count(0)
     page.get_by_test_id("palette-Input").drag_to(page.get_by_test_id("canvas"), target_position={"x": 60, "y": 60})

@@ -27,11 +27,12 @@ AUTOCAST = {"half": "float16", "bfloat16": "bfloat16"}
 
 
 def nnl_step(name: str, extension: str, type_config: str) -> Any:
+    import workloads
+
     import nnl as nn
     import nnl.functions as F
     import nnl.parametric_functions as PF
     import nnl.solvers as S
-    import workloads
     from nnl.core.dispatch import FallbackWarning
     from nnl.ext_utils import get_extension_context
 

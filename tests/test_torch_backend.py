@@ -54,6 +54,8 @@ def test_kernel_that_ran(case):
         outputs = call_function(case, variables)
         nnl.forward_all(outputs)
     function = outputs[0].parent
+    if function is None:
+        pytest.skip(f"{case.id}: this call of the API creates no function")
     if function.implementation == "cpu:float":
         assert any(case.function in str(w.message) for w in caught), f"{case.id}: fell back without a warning"
     else:

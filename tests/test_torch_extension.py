@@ -3,7 +3,9 @@ precision with loss scaling, `nnl train -C torch`, third-party extensions throug
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -276,3 +278,39 @@ def test_cuda_training_learns(type_config):
     assert losses[-1] < 0.7 * losses[0]
     assert report(y)[0].implementation == f"cudnn:{type_config}"
     assert isinstance(y.data.device_array, torch.Tensor) and y.data.device_array.is_cuda
+
+
+EXAMPLE_ARGS = {
+    "binary_net": ["--max-iter", "2", "--batch-size", "8"],
+    "dcgan": ["--max-iter", "2", "--batch-size", "8", "--maps", "8"],
+    "vae": ["--max-iter", "2", "--batch-size", "8", "--hidden", "16", "--latent", "2"],
+    "siamese": ["--max-iter", "2", "--batch-size", "8"],
+    "resnet20": ["--max-iter", "2", "--batch-size", "4", "--num-train", "16", "--num-test", "8"],
+    "lstm_lm": ["--max-iter", "2", "--batch-size", "2", "--bptt", "4"],
+    "word2vec": ["--max-iter", "2"],
+    "fixed_point_mnist": ["--max-iter", "2", "--qat-iter", "2", "--batch-size", "8"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_ARGS))
+def test_examples_run_on_torch_kernels_only(name, tmp_path):
+    """Every function the examples use has a torch kernel: no fallback while they train on the torch extension."""
+    from test_examples import load
+
+    dispatch.forget_warnings()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", dispatch.FallbackWarning)
+        metrics = load(name).main([*EXAMPLE_ARGS[name], "--output", str(tmp_path), "--context", "torch"])
+    assert metrics
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet", "resnet20", "lstm", "resnet50"])
+def test_benchmark_workloads_run_on_torch_kernels_only(name):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import workloads
+
+    dispatch.forget_warnings()
+    with warnings.catch_warnings(), nn.context_scope(get_extension_context("torch")):
+        warnings.simplefilter("error", dispatch.FallbackWarning)
+        step = workloads.WORKLOADS[name](nn, F, PF, S, batch=2)
+        step()

@@ -563,16 +563,16 @@ class RandomCrop(_Random):
             out[i + offset] = s
         return [tuple(out)]
 
-    def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
-        data = x[0]
-        ndim = data.ndim
+    def draw_index(self, in_shape: tuple[int, ...]) -> list[np.ndarray]:
+        """Draw the crop offsets: one broadcast index array per axis (kept for backward; device kernels use it)."""
+        ndim = len(in_shape)
         offset = ndim - len(self.shape)
         rng = self._gen()
-        out_shape = data.shape[:offset] + tuple(self.shape)
+        out_shape = tuple(in_shape[:offset]) + tuple(self.shape)
         pshape = _batch_param_shape(out_shape, self.base_axis)  # per output sample
         index = []
         for d in range(ndim):
-            n_in = data.shape[d]
+            n_in = in_shape[d]
             n_out = self.shape[d - offset] if d >= offset else n_in
             pos = _axis_index(n_out, d, ndim)
             if n_out < n_in:
@@ -581,7 +581,11 @@ class RandomCrop(_Random):
                 pos = pos + start
             index.append(pos)
         self._index = index
-        return [data[tuple(index)]]
+        return index
+
+    def forward_impl(self, xp: Any, x: list[Any]) -> list[Any]:
+        data = x[0]
+        return [data[tuple(self.draw_index(data.shape))]]
 
     def backward_impl(self, xp: Any, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
         dx = np.zeros(x[0].shape, dy[0].dtype)

@@ -11,6 +11,8 @@ from nnl.backends.torch import (  # noqa: F401  (imported for their registration
     k_math,
     k_neural_network,
     k_normalization,
+    k_quantization,
+    k_random,
     k_recurrent,
     k_reduction,
 )

@@ -82,6 +82,13 @@ function StatisticsPanel({ analysis, statistic, setStatistic, onSelectLayer, net
   )
 }
 
+/** A named connector's name (T, R, W...), or the input order when several links enter one main input (as NNC). */
+function linkLabel(network, link, definitions) {
+  if (link.dest_pin > 0) return definitions[network.layers.find((l) => l.id === link.dest)?.type]?.inputs?.[link.dest_pin]
+  const siblings = network.links.filter((l) => l.dest === link.dest && l.dest_pin === 0)
+  return siblings.length > 1 ? String(siblings.indexOf(link) + 1) : undefined
+}
+
 const READABLE_ZOOM = 0.6
 
 /**
@@ -171,11 +178,13 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
     const max = Math.max(1, ...values)
     setNodes((old) => {
       const selected = new Set(old.filter((n) => n.selected).map((n) => n.id))
+      // Keeping React Flow's measured size avoids a re-measure, during which edges are not drawn (a flicker).
+      const measured = Object.fromEntries(old.map((n) => [n.id, n.measured]))
       const layers = network.layers.map((layer, k) => {
         const result = analysis?.layers?.[layer.id]
         const id = `L${layer.id}`
         return {
-          id, type: 'layer', position: { x: layer.x, y: layer.y }, selected: selected.has(id),
+          id, type: 'layer', position: { x: layer.x, y: layer.y }, selected: selected.has(id), measured: measured[id],
           data: {
             layer, definition: definitions[layer.type], error: result?.error ?? null, value: values[k],
             fraction: values[k] / max,
@@ -185,7 +194,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       })
       const comments = (network.comments ?? []).map((comment) => ({
         id: `C${comment.id}`, type: 'comment', position: { x: comment.x, y: comment.y },
-        selected: selected.has(`C${comment.id}`),
+        selected: selected.has(`C${comment.id}`), measured: measured[`C${comment.id}`],
         data: { comment, onText: (text) => setNetwork(G.updateComment(network, comment.id, { text })) },
       }))
       return [...comments, ...layers]
@@ -194,9 +203,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       const selected = new Set(old.filter((e) => e.selected).map((e) => e.id))
       return network.links.map((link) => ({
         id: `E${link.id}`, source: `L${link.source}`, target: `L${link.dest}`, sourceHandle: `o${link.source_pin}`,
-        targetHandle: `i${link.dest_pin}`, selected: selected.has(`E${link.id}`),
-        label: link.dest_pin > 0 ? definitions[network.layers.find((l) => l.id === link.dest)?.type]
-          ?.inputs?.[link.dest_pin] : undefined,
+        targetHandle: `i${link.dest_pin}`, selected: selected.has(`E${link.id}`), label: linkLabel(network, link, definitions),
       }))
     })
   }, [network, analysis, statistic, definitions, setNetwork])

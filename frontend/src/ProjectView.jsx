@@ -54,6 +54,14 @@ export function ProjectView({ name, tab }) {
     }
   }, [project, name])
 
+  // Leaving the page with unsaved edits asks first (the browser shows its own wording).
+  useEffect(() => {
+    if (!dirty) return
+    const onLeave = (e) => e.preventDefault()
+    window.addEventListener('beforeunload', onLeave)
+    return () => window.removeEventListener('beforeunload', onLeave)
+  }, [dirty])
+
   useEffect(() => {
     const onKey = (e) => {
       if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 's') {

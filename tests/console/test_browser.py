@@ -67,6 +67,8 @@ def stat_total(page, name: str) -> str:  # noqa: F811
 def test_smoke_sample_project(page, console):  # noqa: F811
     """Home lists the sample; its EDIT screen shows every layer with its output shape and the statistics."""
     page.goto(console.url)
+    expect(page.get_by_test_id("project-MNIST_LeNet")).to_be_visible()
+    page.screenshot(path=artifact("home.png"))
     page.get_by_test_id("project-MNIST_LeNet").get_by_role("link").click()
     expect(page.get_by_test_id("layer-Affine_2").get_by_test_id("layer-stat")).to_have_text("10")
     project = console.api("projects/MNIST_LeNet")
@@ -300,7 +302,8 @@ def test_editing_operations(page, console):  # noqa: F811
     expect(page.get_by_test_id("layer-Affine_3")).to_have_count(0)
 
     # Double-click in the palette: added below the selected layer and linked to it.
-    edges = page.locator(".react-flow__edge").count()
+    edges = len(console.api("projects/edits")["networks"][0]["links"])
+    expect(page.locator(".react-flow__edge")).to_have_count(edges)
     page.get_by_test_id("layer-Affine_2").click()
     page.get_by_test_id("palette-search").fill("Dropout")
     page.get_by_test_id("palette-Dropout").dblclick()
@@ -371,3 +374,32 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
     exported = tmp_path / "exported.sdcproj"
     download.value.save_as(exported)
     assert read_text(exported).replace("\r\n", "\n") == read_text(sample).replace("\r\n", "\n")
+
+
+@pytest.mark.slow
+def test_suspend_resume_stop(page, console):  # noqa: F811
+    """A long job is suspended, resumed from its checkpoint (the curve keeps its points) and stopped."""
+    tiny_mnist(console)
+    project = console.api("projects", {"name": "long", "template": "sample"})
+    project["datasets"][0]["uri"] = "datasets/mnist/tiny_train.csv"
+    project["datasets"][1]["uri"] = "datasets/mnist/tiny_test.csv"
+    project["config"].update(max_epoch=200, monitor_interval=1000)
+    console.api("projects/long", project, method="PUT")
+    page.goto(console.url + "#/project/long/training")
+    page.get_by_test_id("run-training").click()
+    cost = page.get_by_test_id("curve-cost")
+    page.wait_for_function("() => Number(document.querySelector('[data-testid=curve-cost]')"
+                           "?.getAttribute('data-points')) >= 2", timeout=120_000)
+    page.get_by_test_id("job-suspend").click()
+    expect(page.get_by_test_id("job-state")).to_have_text("suspended", timeout=60_000)
+    done = int(cost.get_attribute("data-points") or 0)
+    page.get_by_test_id("job-resume").click()
+    expect(page.get_by_test_id("job-state")).to_have_text("running", timeout=60_000)
+    page.wait_for_function("n => Number(document.querySelector('[data-testid=curve-cost]')"
+                           ".getAttribute('data-points')) > n", arg=done, timeout=120_000)
+    page.screenshot(path=artifact("training_resumed.png"))
+    page.get_by_test_id("job-stop").click()
+    expect(page.get_by_test_id("job-state")).to_have_text("stopped", timeout=60_000)
+    series = console.api(f"jobs/{page.get_by_test_id('job-view').locator('b').first.inner_text()}/metrics")["series"]
+    epochs = [epoch for epoch, _ in series["cost"]]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > done

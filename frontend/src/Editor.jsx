@@ -161,6 +161,15 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
     change({ ...project, networks })
   }, [project, networkIndex, change])
 
+  // Variable names of the first linked dataset, offered for Dataset properties (Input's x, a loss's T: y).
+  const [variables, setVariables] = useState([])
+  const firstUri = project.datasets.find((d) => d.uri)?.uri
+  useEffect(() => {
+    if (!firstUri) return
+    api.get(`datasets/preview?path=${encodeURIComponent(firstUri)}&limit=1`)
+      .then((d) => setVariables(d.variables.map((v) => v.name))).catch(() => setVariables([]))
+  }, [firstUri])
+
   // Live analysis: debounced after each edit; a late answer for an older version is dropped.
   useEffect(() => {
     const ticket = ++request.current
@@ -264,7 +273,8 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
   // Keyboard shortcuts while no text field has the focus. Delete is handled here too: React Flow's own delete key
   // stops answering after Ctrl+Z (its pressed-key set keeps a key), so its deleteKeyCode is off.
   const shortcuts = useRef({})
-  shortcuts.current = { copy, pasteClip, undo, redo, deleteSelected }
+  shortcuts.current = { copy, pasteClip, undo, redo, deleteSelected,
+    selectAll: () => setNodes((ns) => ns.map((n) => ({ ...n, selected: true }))) }
   useEffect(() => {
     const onKey = (e) => {
       if (['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName)) return
@@ -276,7 +286,8 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       }
       if (!(e.ctrlKey || e.metaKey)) return
       const k = e.key.toLowerCase()
-      if (k === 'c') s.copy()
+      if (k === 'a') s.selectAll()
+      else if (k === 'c') s.copy()
       else if (k === 'v') s.pasteClip()
       else if (k === 'z' && !e.shiftKey) s.undo()
       else if (k === 'y' || (k === 'z' && e.shiftKey)) s.redo()
@@ -292,6 +303,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       <div className="left-column">
         <Palette palette={palette} onAdd={appendLayer} />
         <PropertyPanel project={project} network={network} layer={selectedLayer} definitions={definitions}
+          variables={variables}
           result={selectedLayer ? analysis?.layers?.[selectedLayer.id] : null}
           onChange={(change) => setNetwork(G.updateLayer(network, selectedLayer.id, change))} />
       </div>

@@ -47,7 +47,10 @@ export function Home() {
           </button>
           <input ref={fileInput} type="file" hidden data-testid="import-file"
             accept=".sdcproj,.nnlproj,.nntxt,.nnp,.onnx"
-            onChange={(e) => e.target.files[0] && importFile(e.target.files[0])} />
+            onChange={(e) => {
+              if (e.target.files[0]) importFile(e.target.files[0])
+              e.target.value = ''  // choosing the same file again (after fixing it) fires again
+            }} />
         </section>
         {message && <div className="message error" data-testid="message">{message}</div>}
         <table className="project-list" data-testid="project-list">

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react'
 import { editorKind, validateProperty } from './props.js'
 import { compact } from './format.js'
 
-function TextField({ testid, value, validate, onCommit }) {
+function TextField({ testid, value, validate, onCommit, list }) {
   const [draft, setDraft] = useState(value)
   useEffect(() => setDraft(value), [value])
   const error = validate(draft)
@@ -13,7 +13,7 @@ function TextField({ testid, value, validate, onCommit }) {
   }
   return (
     <>
-      <input data-testid={testid} className={error ? 'invalid' : ''} value={draft}
+      <input data-testid={testid} className={error ? 'invalid' : ''} value={draft} list={list}
         onChange={(e) => setDraft(e.target.value)} onBlur={commit}
         onKeyDown={(e) => {
           if (e.key === 'Enter') commit()
@@ -41,11 +41,11 @@ function PropertyEditor({ property, value, onCommit, allowExpressions, choices }
       </select>
     )
   }
-  return <TextField testid={testid} value={value}
+  return <TextField testid={testid} value={value} list={property.type === 'Dataset' ? 'dataset-variables' : undefined}
     validate={(v) => (choices ? null : validateProperty(property, v, allowExpressions))} onCommit={onCommit} />
 }
 
-export function PropertyPanel({ project, network, layer, definitions, result, onChange }) {
+export function PropertyPanel({ project, network, layer, definitions, result, onChange, variables = [] }) {
   if (!layer) return <div className="property-panel empty">Select a layer to edit its properties.</div>
   const definition = definitions[layer.type]
   const properties = [...(definition?.properties ?? [])]
@@ -64,6 +64,7 @@ export function PropertyPanel({ project, network, layer, definitions, result, on
   return (
     <div className="property-panel" data-testid="property-panel">
       <h3>{layer.type}</h3>
+      <datalist id="dataset-variables">{variables.map((v) => <option key={v} value={v} />)}</datalist>
       <table>
         <tbody>
           <tr>

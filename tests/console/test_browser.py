@@ -359,6 +359,11 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
     """An NNC project imported from the home page opens in the editor and exports back to the same text."""
     sample = next(p for p in require_samples() if p.name == "tutorial_basics_12_residual_learning.sdcproj")
     page.goto(console.url)
+    broken = tmp_path / "broken.sdcproj"
+    broken.write_text("[Network_0]\nLayer_0_Type=Nope\n")
+    page.get_by_test_id("import-file").set_input_files(str(broken))
+    expect(page.get_by_test_id("message")).to_contain_text("broken")
+    expect(page.get_by_test_id("project-broken")).to_have_count(0)
     page.get_by_test_id("import-file").set_input_files(str(sample))
     page.wait_for_url("**/project/tutorial_basics_12_residual_learning/edit")
     imported = console.api("projects/tutorial_basics_12_residual_learning")
@@ -403,3 +408,15 @@ def test_suspend_resume_stop(page, console):  # noqa: F811
     series = console.api(f"jobs/{page.get_by_test_id('job-view').locator('b').first.inner_text()}/metrics")["series"]
     epochs = [epoch for epoch, _ in series["cost"]]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > done
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_missing_chromium_fails_under_ci_and_skips_otherwise(monkeypatch, ci):
+    from . import browser_helpers
+
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.delenv("NNL_CHROMIUM", raising=False)
+    monkeypatch.setattr(browser_helpers.shutil, "which", lambda name: None)
+    outcome = pytest.fail.Exception if ci else pytest.skip.Exception
+    with pytest.raises(outcome, match="Chromium is not installed"):
+        browser_helpers.chromium_path()

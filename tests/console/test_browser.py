@@ -420,3 +420,34 @@ def test_missing_chromium_fails_under_ci_and_skips_otherwise(monkeypatch, ci):
     outcome = pytest.fail.Exception if ci else pytest.skip.Exception
     with pytest.raises(outcome, match="Chromium is not installed"):
         browser_helpers.chromium_path()
+
+
+def test_dataset_from_image_folder(page, console):  # noqa: F811
+    """DATASET creates a CSV dataset from class folders of random-sized images and links it: C×H×W as asked."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    counts = {"cat": 5, "dog": 4}
+    for label, count in counts.items():
+        folder = console.workspace / "datasets" / "pets_src" / label
+        folder.mkdir(parents=True)
+        for i in range(count):
+            h, w = rng.integers(20, 40, 2)
+            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    console.api("projects", {"name": "pets", "template": "empty"})
+    page.goto(console.url + "#/project/pets/dataset")
+    page.locator(".image-folder summary").click()
+    form = page.locator(".image-folder")
+    for label, value in (("Source folder", "datasets/pets_src"), ("Output folder", "datasets/pets"), ("Width", "16"),
+                         ("Height", "16"), ("Ratio 1", "60"), ("Ratio 2", "40")):
+        form.get_by_label(label).fill(value)
+    form.get_by_role("button", name="Create").click()
+    expect(form.locator(".message")).to_contain_text("datasets/pets/train.csv")
+    page.get_by_test_id("dataset-slot-Training").click()
+    page.get_by_test_id("dataset-link").select_option("datasets/pets/train.csv")
+    expect(page.get_by_test_id("variable-x")).to_have_text("x image (3,16,16)")
+    rows = int(page.get_by_test_id("dataset-rows").inner_text().split()[0])
+    test_rows = console.api("datasets/preview?path=datasets/pets/test.csv&limit=1")["total"]
+    assert rows + test_rows == sum(counts.values()) and rows > test_rows > 0
+    expect(page.locator(".data-table img.thumb")).to_have_count(rows)
+    page.screenshot(path=artifact("dataset_from_image_folder.png"))

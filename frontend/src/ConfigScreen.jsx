@@ -119,6 +119,11 @@ export function ConfigScreen({ project, change }) {
               {sched.type === 'Polynomial' && (
                 <Field label="Power"><NumberInput value={sched.power} onChange={(v) => setSched({ power: v })} /></Field>
               )}
+              <Field label="Effective from (-1: start)"><NumberInput integer min={-1} value={opt.range_from ?? -1}
+                onChange={(v) => set({ range_from: v })} /></Field>
+              <Field label="Effective to (-1: end)"><NumberInput integer min={-1} value={opt.range_to ?? -1}
+                onChange={(v) => set({ range_to: v })} /></Field>
+              <Field label="Range unit">{select(opt.range_unit ?? 'epoch', ['epoch', 'iteration'], (v) => set({ range_unit: v }))}</Field>
               <Field label="Warm-up">{select(warm.type, ['None', 'Linear'], (v) => setWarm({ type: v }))}</Field>
               {warm.type === 'Linear' && (
                 <>

@@ -25,7 +25,7 @@ function Preview({ uri }) {
       <div className="variables">
         {data.variables.map((v) => (
           <span key={v.name} className="variable" data-testid={`variable-${v.name}`}>
-            <b>{v.name}</b> {v.kind} ({v.shape.length ? v.shape.join(',') : 'scalar'})
+            <b>{v.name}</b> {v.kind}{v.shape.length ? ` (${v.shape.join(',')})` : ''}
           </span>
         ))}
         <span data-testid="dataset-rows">{data.total} rows × {data.header.length} columns</span>

@@ -451,3 +451,27 @@ def test_dataset_from_image_folder(page, console):  # noqa: F811
     assert rows + test_rows == sum(counts.values()) and rows > test_rows > 0
     expect(page.locator(".data-table img.thumb")).to_have_count(rows)
     page.screenshot(path=artifact("dataset_from_image_folder.png"))
+
+
+def test_config_solver_scheduler_and_validation(page, console):  # noqa: F811
+    """CONFIG: a solver change brings that solver's parameters; bad numbers are refused; the scheduler is kept."""
+    console.api("projects", {"name": "tuned", "template": "sample"})
+    page.goto(console.url + "#/project/tuned/config")
+    page.get_by_test_id("config-solver").select_option("Momentum")
+    rate = page.get_by_test_id("solver-LearningRate")
+    rate.fill("0.05")
+    rate.blur()
+    epochs = page.get_by_test_id("config-max_epoch")
+    epochs.fill("2.5")
+    expect(epochs).to_have_class(re.compile("invalid"))
+    epochs.blur()
+    expect(epochs).to_have_value("10")
+    page.get_by_test_id("config-precision").select_option("half")
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("project-name")).to_have_text("tuned")
+    saved = console.api("projects/tuned")
+    optimizer = saved["optimizers"][0]
+    assert optimizer["solver"] == "Momentum"
+    assert optimizer["solver_parameters"] == {"LearningRate": "0.05", "Momentum": "0.9"}
+    assert saved["config"]["max_epoch"] == 10 and saved["config"]["type_config"] == "half"
+    assert console.api("check", {"project": saved})["errors"] == []

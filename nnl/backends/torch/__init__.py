@@ -7,6 +7,7 @@ from nnl.backends.torch import (  # noqa: F401  (imported for their registration
     k_activation,
     k_arithmetic,
     k_array,
+    k_elementwise,
     k_loss,
     k_math,
     k_neural_network,

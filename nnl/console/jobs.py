@@ -256,9 +256,10 @@ class JobManager:
                 dataset["uri"] = os.fspath(path)
         return compiled
 
-    def submit_training(self, project: dict[str, Any], nntxt: str | None = None) -> str:
+    def submit_training(self, project: dict[str, Any], nntxt: str | None = None, device: str | None = None) -> str:
         """Queue a training job for ``project`` (validated; compiled with ``nnl.console.compile`` unless ``nntxt``,
-        a ready configuration, is given); returns the job id."""
+        a ready configuration, is given) on ``device`` (an extension for ``nnl train -C``; default: the
+        configuration's); returns the job id."""
         validate_project(project)
         if nntxt is None:
             from nnl.console import compile as compiler
@@ -275,8 +276,9 @@ class JobManager:
                                         resumable=False)
         write_bytes(os.fspath(job_dir / "project.nnlproj"), dump_project(project).encode("utf-8"))
         write_bytes(os.fspath(job_dir / "net.nntxt"), nntxt.encode("utf-8"))
-        self._update(job_id, command=[*_NNL, "train", "-c", os.fspath(job_dir / "net.nntxt"), "-o",
-                                      os.fspath(job_dir)])
+        self._update(job_id, device=device or "cpu", command=[
+            *_NNL, "train", "-c", os.fspath(job_dir / "net.nntxt"), "-o", os.fspath(job_dir),
+            *(["-C", device] if device else [])])
         self.poll()
         return job_id
 

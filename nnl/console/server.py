@@ -6,7 +6,8 @@ the console that is not installed); an unexpected error gives 500 and the server
 
 Endpoints (all under ``/api``; ``{name}`` is a project name, ``{job}`` a job id):
 
-- ``GET  /health`` -> ``{"ok": true, "version"}``; ``GET /config`` -> workspace folder, job limit, version.
+- ``GET  /health`` -> ``{"ok": true, "version"}``; ``GET /config`` -> workspace folder, job limit, version,
+  ``devices`` (the extensions training can run on here: ``cpu``, ``torch``, ``cudnn``).
 - ``GET  /catalogue`` -> ``{"palette": catalogue.palette(), "unsupported": catalogue.unsupported()}``.
 - ``GET  /projects`` -> ``[{"name", "modified", "description"|"error"}]``, newest first.
 - ``POST /projects`` ``{"name", "template": "empty"|"sample"}`` -> the new project (409 if the name is taken).
@@ -24,7 +25,8 @@ Endpoints (all under ``/api``; ``{name}`` is a project name, ``{job}`` a job id)
   (kind, shape), row count, a page of rows; ``GET /datasets/image?path=&base=&size=`` -> a PNG thumbnail (``path``
   relative to the CSV ``base``, all inside the workspace); ``POST /datasets/image-folder`` ``{"source", "output",
   "channels", "width", "height", "mode", "shuffle", "ratio1", "file2", "ratio2"}`` -> the CSVs written.
-- ``GET  /jobs``; ``POST /jobs`` ``{"project": name}`` or ``{"document": project}`` -> the queued training job;
+- ``GET  /jobs``; ``POST /jobs`` ``{"project": name}`` or ``{"document": project}``, optional ``"device"`` (one of
+  ``/config``'s devices: ``nnl train -C``) -> the queued training job;
   ``GET /jobs/{job}``; ``DELETE /jobs/{job}``; ``POST /jobs/{job}/stop|suspend|resume``; ``GET /jobs/{job}/log``.
 - ``GET  /jobs/{job}/metrics`` -> state, progress, every monitor series; ``GET /jobs/{job}/events`` -> server-sent
   events: ``state`` ``{state, progress}`` and ``metric`` ``{name, epoch, value}`` (all past points first, then live),
@@ -82,6 +84,20 @@ _NOT_BUILT = """<!doctype html><html><head><meta charset="utf-8"><title>nnl cons
 The JSON API is served under <a href="api/health">/api</a>.</p></body></html>"""
 _STATUS = ((NotFoundError, 404), (JobNotFoundError, 404), (ConflictError, 409), (JobStateError, 409),
            (ProjectError, 400), (SdcprojError, 400), (WorkspaceError, 400), (JobError, 400), (ValueError, 400))
+
+
+def training_devices() -> list[str]:
+    """The extensions ``nnl train -C`` can use on this machine, the default first: ``cpu`` (NumPy), ``torch``
+    (PyTorch on the CPU) when PyTorch is installed, ``cudnn`` when it sees a CUDA GPU."""
+    devices = ["cpu"]
+    try:
+        import torch
+    except ImportError:
+        return devices
+    devices.append("torch")
+    if torch.cuda.is_available():
+        devices.append("cudnn")
+    return devices
 
 
 def _version() -> str:
@@ -169,7 +185,7 @@ def create_app(workspace: Workspace | str | os.PathLike[str], token: str | None 
     @app.get("/api/config")
     def config() -> dict[str, Any]:
         return {"workspace": os.fspath(ws.root), "max_jobs": manager.max_running, "version": _version(),
-                "ui_built": (STATIC_DIR / "index.html").is_file()}
+                "ui_built": (STATIC_DIR / "index.html").is_file(), "devices": training_devices()}
 
     @app.get("/api/catalogue")
     def catalogue() -> dict[str, Any]:
@@ -359,7 +375,10 @@ def create_app(workspace: Workspace | str | os.PathLike[str], token: str | None 
             project = ws.load_project(body["project"])
         else:
             raise HTTPException(400, "expected {'project': <project name>} or {'document': <project document>}")
-        return manager.get(manager.submit_training(project))
+        device = body.get("device")
+        if device is not None and device not in training_devices():
+            raise HTTPException(400, f"device {device!r} is not available here; available: {training_devices()}")
+        return manager.get(manager.submit_training(project, device=device))
 
     @app.get("/api/jobs/{job}")
     def get_job(job: str) -> dict[str, Any]:

@@ -369,3 +369,19 @@ def test_sample_lenet_trains_one_epoch_from_a_fresh_workspace(client, ws):
     assert status["state"] == "finished", status.get("error")
     errors = client.get(f"/api/jobs/{job['id']}/metrics").json()["series"]["valid_error"]
     assert len(errors) == 1 and errors[0][1] < 0.5  # one epoch of LeNet on 4,000 digits
+
+
+def test_training_on_a_chosen_device(client, ws):
+    """/config lists the extensions training can use; a job runs `nnl train -C <device>`; unknown devices: 400."""
+    _needs("compile")
+    devices = client.get("/api/config").json()["devices"]
+    assert devices[0] == "cpu"
+    assert ("torch" in devices) == (importlib.util.find_spec("torch") is not None)
+    project = _tiny_project(ws)
+    assert client.put("/api/projects/tiny", json=project).status_code == 200
+    refused = client.post("/api/jobs", json={"project": "tiny", "device": "tpu"})
+    assert refused.status_code == 400 and "available" in refused.json()["detail"]
+    device = devices[-1]
+    job = client.post("/api/jobs", json={"project": "tiny", "device": device}).json()
+    assert job["device"] == device and job["command"][-2:] == (["-C", device] if device else [])
+    assert _wait(client, job["id"])["state"] == "finished"

@@ -145,7 +145,7 @@ function NetworkTabs({ project, index, setIndex, change }) {
   )
 }
 
-function Canvas({ project, networkIndex, change, definitions, palette, undo, redo, canUndo, canRedo }) {
+function Canvas({ project, networkIndex, openNetwork, change, definitions, palette, undo, redo, canUndo, canRedo }) {
   const network = project.networks[networkIndex]
   const { screenToFlowPosition, fitView, setViewport } = useReactFlow()
   const canvasRef = useRef(null)
@@ -248,6 +248,13 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
       Number(target.slice(1)), Number((targetHandle ?? 'i0').slice(1))))
   }
 
+  // Double-clicking a Unit opens the network it calls.
+  const onNodeDoubleClick = (_, node) => {
+    const called = node.type === 'layer' && node.data.layer.type === 'Unit' ? node.data.layer.properties.Network : null
+    const index = project.networks.findIndex((n) => n.name === called)
+    if (index >= 0) openNetwork(index)
+  }
+
   const onNodeDragStop = (_, __, dragged) => {
     const positions = Object.fromEntries(dragged.map((n) => [Number(n.id.slice(1)), n.position]))
     setNetwork(G.moveItems(network, positions))
@@ -327,7 +334,7 @@ function Canvas({ project, networkIndex, change, definitions, palette, undo, red
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes}
             onNodesChange={(c) => setNodes((ns) => applyNodeChanges(c, ns))}
             onEdgesChange={(c) => setEdges((es) => applyEdgeChanges(c, es))}
-            onConnect={onConnect} onNodeDragStop={onNodeDragStop}
+            onConnect={onConnect} onNodeDragStop={onNodeDragStop} onNodeDoubleClick={onNodeDoubleClick}
             snapToGrid snapGrid={[G.GRID, G.GRID]} deleteKeyCode={null}
             minZoom={0.2} onInit={() => openView(network, canvasRef.current, fitView, setViewport)} proOptions={{ hideAttribution: true }}>
             <Background gap={G.GRID} />
@@ -348,7 +355,7 @@ export function Editor({ networkIndex: index, setNetworkIndex, ...props }) {
     <div className="edit-screen">
       <NetworkTabs project={props.project} index={networkIndex} setIndex={setNetworkIndex} change={props.change} />
       <ReactFlowProvider key={networkIndex}>
-        <Canvas {...props} networkIndex={networkIndex} />
+        <Canvas {...props} networkIndex={networkIndex} openNetwork={setNetworkIndex} />
       </ReactFlowProvider>
     </div>
   )

@@ -475,3 +475,25 @@ def test_config_solver_scheduler_and_validation(page, console):  # noqa: F811
     assert optimizer["solver_parameters"] == {"LearningRate": "0.05", "Momentum": "0.9"}
     assert saved["config"]["max_epoch"] == 10 and saved["config"]["type_config"] == "half"
     assert console.api("check", {"project": saved})["errors"] == []
+
+
+def test_unit_layer_opens_its_network(page, console):  # noqa: F811
+    """SqueezeNet calls its backbone as a Unit: the Unit's Network is a choice of the project's networks, and a
+    double-click opens that network's tab."""
+    sample = next(p for p in require_samples() if "squeezenet" in p.name)
+    page.goto(console.url)
+    page.get_by_test_id("import-file").set_input_files(str(sample))
+    page.wait_for_url(f"**/project/{sample.stem}/edit")
+    page.get_by_test_id("network-tab-Runtime").click()
+    unit = page.get_by_test_id("layer-SqueezeNet")
+    expect(unit.get_by_test_id("layer-stat")).to_have_text("1000")
+    unit.click()
+    network = page.get_by_test_id("prop-Network")
+    expect(network).to_have_value("SqueezeNet")
+    assert "FireModule" in network.locator("option").all_inner_texts()
+    unit.dblclick()
+    expect(page.get_by_test_id("network-tab-SqueezeNet")).to_have_class(re.compile("active"))
+    project = console.api(f"projects/{sample.stem}")
+    backbone = next(n for n in project["networks"] if n["name"] == "SqueezeNet")
+    expect(page.locator(".layer-box")).to_have_count(len(backbone["layers"]))
+    page.screenshot(path=artifact("unit_network_opened.png"))

@@ -47,7 +47,7 @@ function Palette({ palette, onAdd }) {
   )
 }
 
-function StatisticsPanel({ analysis, statistic, setStatistic, onSelectLayer, network }) {
+function StatisticsPanel({ analysis, analyzing, statistic, setStatistic, onSelectLayer, network }) {
   const totals = useMemo(() => {
     if (!analysis) return {}
     const out = { ...analysis.total }
@@ -58,7 +58,7 @@ function StatisticsPanel({ analysis, statistic, setStatistic, onSelectLayer, net
   const layerErrors = analysis ? Object.entries(analysis.layers).filter(([, r]) => r.error) : []
   return (
     <div className="stats-panel" data-testid="statistics">
-      <h3>Statistics</h3>
+      <h3>Statistics {analyzing && <span className="busy" data-testid="analyzing">analysing…</span>}</h3>
       {STATISTICS.map((s) => (
         <div key={s} className={`stat-row${s === statistic ? ' active' : ''}`} data-testid={`stat-${s}`}
           onClick={() => setStatistic(s)}>
@@ -171,12 +171,18 @@ function Canvas({ project, networkIndex, openNetwork, change, definitions, palet
   }, [firstUri])
 
   // Live analysis: debounced after each edit; a late answer for an older version is dropped.
+  const [analyzing, setAnalyzing] = useState(true)
   useEffect(() => {
     const ticket = ++request.current
+    setAnalyzing(true)
+    const done = (result) => {
+      if (ticket !== request.current) return
+      setAnalysis(result)
+      setAnalyzing(false)
+    }
     const timer = setTimeout(() => {
-      api.post('analyze', { project, network: network.name })
-        .then((result) => ticket === request.current && setAnalysis(result))
-        .catch((e) => ticket === request.current && setAnalysis({ layers: {}, total: {}, errors: [String(e.message)] }))
+      api.post('analyze', { project, network: network.name }).then(done)
+        .catch((e) => done({ layers: {}, total: {}, errors: [String(e.message)] }))
     }, ANALYZE_DELAY_MS)
     return () => clearTimeout(timer)
   }, [project, network.name])
@@ -343,7 +349,7 @@ function Canvas({ project, networkIndex, openNetwork, change, definitions, palet
           </ReactFlow>
         </div>
       </div>
-      <StatisticsPanel analysis={analysis} statistic={statistic} setStatistic={setStatistic}
+      <StatisticsPanel analysis={analysis} analyzing={analyzing} statistic={statistic} setStatistic={setStatistic}
         onSelectLayer={selectLayer} network={network} />
     </div>
   )

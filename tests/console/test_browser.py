@@ -372,6 +372,9 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
         expect(page.locator(".layer-box")).to_have_count(len(network["layers"]))
     page.get_by_test_id(f"network-tab-{imported['networks'][0]['name']}").click()
     expect(page.locator(".layer-box").first.get_by_test_id("layer-stat")).not_to_have_text("-")
+    total = page.get_by_test_id("stat-CostParameter").locator(".stat-total")
+    expect(total).not_to_have_text("-", timeout=30_000)
+    parameters = total.inner_text()
     page.screenshot(path=artifact("sdcproj_imported.png"))
     with page.expect_download() as download:
         page.get_by_test_id("export").click()
@@ -379,6 +382,21 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
     exported = tmp_path / "exported.sdcproj"
     download.value.save_as(exported)
     assert read_text(exported).replace("\r\n", "\n") == read_text(sample).replace("\r\n", "\n")
+
+    # The same project as nntxt, imported back: a network of the same layer types, auto-arranged.
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+        page.get_by_test_id("export-nntxt").click()
+    nntxt = tmp_path / "residual.nntxt"
+    download.value.save_as(nntxt)
+    page.goto(console.url)
+    page.get_by_test_id("import-file").set_input_files(str(nntxt))
+    page.wait_for_url("**/project/residual/edit")
+    expect(page.locator(".layer-box").first).to_be_visible()
+    reimported = console.api("projects/residual")
+    assert reimported["networks"] and all(n["layers"] for n in reimported["networks"])
+    expect(page.get_by_test_id("stat-CostParameter").locator(".stat-total")).to_have_text(parameters, timeout=30_000)
+    page.screenshot(path=artifact("nntxt_imported.png"))
 
 
 @pytest.mark.slow

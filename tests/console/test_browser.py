@@ -154,6 +154,12 @@ def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_p
     code_path = tmp_path / "lenet_export.py"
     download.value.save_as(code_path)
     run_exported_network(code_path, PARAMETERS)
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+        page.get_by_test_id("export-onnx").click()
+    onnx_path = tmp_path / "lenet.onnx"
+    download.value.save_as(onnx_path)
+    run_exported_onnx(onnx_path, PARAMETERS)
 
     # DATASET: link the small CSVs; CONFIG: 2 epochs, a monitor every epoch.
     page.get_by_test_id("tab-dataset").click()
@@ -228,6 +234,19 @@ def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_p
     points = console.api("tradeoff?statistic=CostMultiplyAdd")
     assert sorted(p["cost"] for p in points) == [macs + 750 * 50 + 50 * 10, macs + 750 * 150 + 150 * 10]
     assert any(p["pareto"] and p["cost"] == macs + 750 * 50 + 50 * 10 for p in points)
+
+
+def run_exported_onnx(path: Path, parameters: int) -> None:
+    """The ONNX export runs in onnxruntime on random digits (probabilities per row) and holds every parameter."""
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    model = onnx.load(path)
+    weights = [t for t in model.graph.initializer if t.name.endswith(("/W", "/b"))]
+    assert sum(int(np.prod(t.dims)) for t in weights) == parameters
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).random((2, 1, 28, 28), dtype=np.float32)
+    (y,) = session.run(None, {session.get_inputs()[0].name: x})
+    assert y.shape == (2, 10) and np.allclose(y.sum(axis=1), 1, atol=1e-5)
 
 
 def run_exported_network(path: Path, parameters: int) -> None:

@@ -28,11 +28,21 @@ def import_extension_module(ext_name: str) -> ModuleType:
 
 
 def list_extensions() -> list[str]:
+    """The extensions usable here (``cuda``/``cudnn`` only with a CUDA device, ``torch`` only with PyTorch)."""
     import nnl.ext
 
     names = [m.name for m in pkgutil.iter_modules(nnl.ext.__path__) if not m.name.startswith("_")]
     names += [e.name for e in entry_points(group="nnl.extensions")]
-    return sorted(set(names))
+    return sorted(name for name in set(names) if _available(name))
+
+
+def _available(name: str) -> bool:
+    try:
+        module = import_extension_module(name)
+    except (ImportError, ValueError):
+        return False
+    available = getattr(module, "available", None)
+    return bool(available()) if callable(available) else True
 
 
 def get_extension_context(ext_name: str, **kw: Any) -> Context:

@@ -51,3 +51,17 @@ def synchronize(extension: str, device_id: Any = "0") -> None:
 def device_count(extension: str) -> int:
     torch = _import_torch(extension)
     return 1 if extension == "torch" else torch.cuda.device_count()
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def cuda_available() -> bool:
+    if not torch_available():
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())

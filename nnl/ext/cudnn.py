@@ -12,6 +12,11 @@ def context(device_id: Any = "0", type_config: str = "float", **kw: Any) -> Cont
     return _torch_common.make_context("cudnn", device_id, type_config)
 
 
+def available() -> bool:
+    """True when this extension can run here (PyTorch installed, with a CUDA device)."""
+    return _torch_common.cuda_available()
+
+
 def get_device_count() -> int:
     return _torch_common.device_count("cudnn")
 

@@ -190,6 +190,7 @@ function Canvas({ project, networkIndex, openNetwork, change, definitions, palet
   // Nodes and edges are derived from the document; selection survives the rebuild.
   useEffect(() => {
     const values = network.layers.map((l) => statisticValue(analysis?.layers?.[l.id], statistic) ?? 0)
+    const repeats = G.repeatTimes(network)
     const max = Math.max(1, ...values)
     setNodes((old) => {
       const selected = new Set(old.filter((n) => n.selected).map((n) => n.id))
@@ -202,7 +203,7 @@ function Canvas({ project, networkIndex, openNetwork, change, definitions, palet
           id, type: 'layer', position: { x: layer.x, y: layer.y }, selected: selected.has(id), measured: measured[id],
           data: {
             layer, definition: definitions[layer.type], error: result?.error ?? null, value: values[k],
-            fraction: values[k] / max,
+            fraction: values[k] / max, repeat: repeats[layer.id],
             shape: statistic === 'Output' ? (result?.output_shape ? result.output_shape.join(',') : '-') : undefined,
           },
         }

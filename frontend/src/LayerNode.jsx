@@ -16,7 +16,7 @@ const COLORS = {
 export const categoryColor = (category) => COLORS[category] ?? '#7f7f7f'
 
 function LayerNodeView({ data, selected }) {
-  const { layer, definition, value, fraction, shape, error } = data
+  const { layer, definition, value, fraction, shape, error, repeat } = data
   const inputs = definition?.inputs ?? ['x']
   const outputs = definition?.outputs ?? ['y']
   const classes = ['layer-box', selected && 'selected', error && 'has-error'].filter(Boolean).join(' ')
@@ -40,6 +40,7 @@ function LayerNodeView({ data, selected }) {
         <span className="stat-value">{shape !== undefined ? shape : compact(value)}</span>
         <span className="stat-bar" style={{ width: `${Math.round((fraction ?? 0) * 100)}%` }} />
       </div>
+      {repeat > 1 && <span className="repeat-badge" data-testid="repeat-badge" title="runs this many times (Repeat block)">x{repeat}</span>}
       {error && <div className="layer-error" data-testid="layer-error">{error}</div>}
       {outputs.map((name, k) => (
         <Handle key={name} type="source" position={Position.Bottom} id={`o${k}`} data-testid="port-out"

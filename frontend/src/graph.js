@@ -152,3 +152,32 @@ export function redo(h) {
   if (!h.future.length) return h
   return { past: [...h.past, h.present], present: h.future[0], future: h.future.slice(1) }
 }
+
+/**
+ * How many times each layer runs because of Repeat blocks: {layerId: n} for layers between a RepeatStart and its
+ * RepeatEnd (paired by nesting along the links, as .sdcproj leaves RepeatEnd's ID unset); nested blocks multiply.
+ * A Times that is not a number (a unit argument) counts as 1.
+ */
+export function repeatTimes(network) {
+  const byId = new Map(network.layers.map((l) => [l.id, l]))
+  const next = (id) => network.links.filter((l) => l.source === id).map((l) => l.dest)
+  const out = {}
+  for (const start of network.layers.filter((l) => l.type === 'RepeatStart')) {
+    const times = Number.parseInt(start.properties?.Times, 10) || 1
+    const inside = new Set()
+    const seen = new Set()
+    const stack = next(start.id).map((id) => [id, 0])
+    while (stack.length) {
+      const [id, depth] = stack.pop()
+      const layer = byId.get(id)
+      if (!layer || seen.has(`${id}:${depth}`)) continue
+      seen.add(`${id}:${depth}`)
+      if (layer.type === 'RepeatEnd' && depth === 0) continue
+      inside.add(id)
+      const nextDepth = depth + (layer.type === 'RepeatStart') - (layer.type === 'RepeatEnd')
+      for (const dest of next(id)) stack.push([dest, nextDepth])
+    }
+    for (const id of inside) out[id] = (out[id] ?? 1) * times
+  }
+  return out
+}

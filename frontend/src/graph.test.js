@@ -109,3 +109,23 @@ describe('graph', () => {
     expect(G.undo(G.history('x')).present).toBe('x')
   })
 })
+
+describe('repeatTimes', () => {
+  it('counts nested blocks, pairing RepeatEnd by nesting', () => {
+    const types = ['Input', 'RepeatStart', 'A', 'RepeatStart', 'B', 'RepeatEnd', 'C', 'RepeatEnd', 'D']
+    const times = { 1: '3', 3: '2' }
+    const layers = types.map((type, id) => ({ id, type, name: `${type}${id}`, properties: times[id] ? { Times: times[id] } : {} }))
+    const links = types.slice(1).map((_, i) => ({ id: i, source: i, source_pin: 0, dest: i + 1, dest_pin: 0 }))
+    expect(G.repeatTimes({ layers, links })).toEqual({ 2: 3, 3: 3, 4: 6, 5: 3, 6: 3 })
+  })
+
+  it('follows branches inside a block and treats argument names as 1', () => {
+    const layers = ['RepeatStart', 'A', 'B', 'Add2', 'RepeatEnd', 'Out'].map((type, id) => ({ id, type, name: type,
+      properties: id === 0 ? { Times: 'N' } : {} }))
+    const link = (id, source, dest) => ({ id, source, source_pin: 0, dest, dest_pin: 0 })
+    const network = { layers, links: [link(0, 0, 1), link(1, 0, 2), link(2, 1, 3), link(3, 2, 3), link(4, 3, 4), link(5, 4, 5)] }
+    expect(G.repeatTimes(network)).toEqual({ 1: 1, 2: 1, 3: 1 })
+    network.layers[0].properties.Times = '4'
+    expect(G.repeatTimes(network)).toEqual({ 1: 4, 2: 4, 3: 4 })
+  })
+})

@@ -390,6 +390,11 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
         page.get_by_test_id(f"network-tab-{network['name']}").click()
         expect(page.locator(".layer-box")).to_have_count(len(network["layers"]))
     page.get_by_test_id(f"network-tab-{imported['networks'][0]['name']}").click()
+    # Two residual blocks repeated twice, each of 3 Convolution + 3 BatchNormalization + 3 ReLU + the shortcut's Add2:
+    # every inner layer carries an x2 badge.
+    expect(page.get_by_test_id("repeat-badge")).to_have_count(2 * 10)
+    expect(page.get_by_test_id("layer-Add2_2").get_by_test_id("repeat-badge")).to_have_text("x2")
+    expect(page.get_by_test_id("layer-MaxPooling_2").get_by_test_id("repeat-badge")).to_have_count(0)
     expect(page.locator(".layer-box").first.get_by_test_id("layer-stat")).not_to_have_text("-")
     total = page.get_by_test_id("stat-CostParameter").locator(".stat-total")
     expect(total).not_to_have_text("-", timeout=30_000)

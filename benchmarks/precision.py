@@ -2,7 +2,7 @@
 and with torch.autocast for float16 / bfloat16, in alternating rounds of one process. Prints one table.
 
     python benchmarks/precision.py [--device cpu|cuda] [--only lenet,resnet20,lstm,resnet50]
-                                   [--precisions float,half,bfloat16] [--min-time 2]
+                                   [--precisions float,half,bfloat16] [--min-time 2] [--graph]
 
 nnl runs the workloads of ``workloads.py`` with ``get_extension_context(<torch|cudnn>, type_config=...)``; PyTorch
 runs the same networks (``torch_twins.py``) on the same device, in autocast for half and bfloat16.
@@ -26,7 +26,7 @@ BATCH = {"lenet": 64, "resnet20": 128, "lstm": 32, "resnet50": 64}
 AUTOCAST = {"half": "float16", "bfloat16": "bfloat16"}
 
 
-def nnl_step(name: str, extension: str, type_config: str) -> Any:
+def nnl_step(name: str, extension: str, type_config: str, graph: bool = False) -> Any:
     import workloads
 
     import nnl as nn
@@ -37,6 +37,7 @@ def nnl_step(name: str, extension: str, type_config: str) -> Any:
     from nnl.ext_utils import get_extension_context
 
     warnings.simplefilter("ignore", FallbackWarning)
+    workloads.CAPTURE = graph
     nn.clear_parameters()
     with nn.context_scope(get_extension_context(extension, device_id="0", type_config=type_config)):
         step = workloads.WORKLOADS[name](nn, F, PF, S, batch=BATCH[name])
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="float,half,bfloat16")
     parser.add_argument("--min-time", type=float, default=2.0, help="seconds per workload, precision and framework")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--graph", action="store_true", help="also time nnl replaying each step as a CUDA graph")
     args = parser.parse_args()
     import torch
 
@@ -113,11 +115,14 @@ def main() -> None:
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     extension = "cudnn" if args.device == "cuda" else "torch"
     print(f"device: {torch.cuda.get_device_name(0) if args.device == 'cuda' else 'cpu'}, torch {torch.__version__}")
-    print(f"{'workload':<10}{'precision':<10}{'nnl ms':>10}{'torch ms':>10}{'nnl/torch':>11}{'nnl vs float':>14}")
+    graph_header = f"{'graph ms':>10}{'graph/torch':>12}" if args.graph else ""
+    print(f"{'workload':<10}{'precision':<10}{'nnl ms':>10}{'torch ms':>10}{'nnl/torch':>11}{'nnl vs float':>14}{graph_header}")
     for name in args.only.split(","):
         float_ms = None
         for precision in args.precisions.split(","):
             steps = {"nnl": nnl_step(name, extension, precision), "torch": torch_step(torch, name, args.device, precision)}
+            if args.graph:
+                steps["nnl graph"] = nnl_step(name, extension, precision, graph=True)
             for framework, step in list(steps.items()):  # warm up (cudnn autotuning, allocator)
                 try:
                     step()
@@ -134,7 +139,8 @@ def main() -> None:
             nnl_ms, torch_ms = ms.get("nnl", float("nan")), ms.get("torch", float("nan"))
             float_ms = nnl_ms if precision == "float" else float_ms
             speedup = f"{float_ms / nnl_ms:.2f}x" if float_ms else ""
-            print(f"{name:<10}{precision:<10}{nnl_ms:>10.2f}{torch_ms:>10.2f}{nnl_ms / torch_ms:>11.2f}{speedup:>14}", flush=True)
+            graph = f"{ms['nnl graph']:>10.2f}{ms['nnl graph'] / torch_ms:>12.2f}" if "nnl graph" in ms else ""
+            print(f"{name:<10}{precision:<10}{nnl_ms:>10.2f}{torch_ms:>10.2f}{nnl_ms / torch_ms:>11.2f}{speedup:>14}{graph}", flush=True)
 
 
 if __name__ == "__main__":

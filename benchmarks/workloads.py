@@ -12,9 +12,23 @@ import numpy as np
 Step = Callable[[], None]
 
 
+CAPTURE = False  # set by benchmarks/precision.py --graph: nnl replays each training step as a CUDA graph
+
+
 def _train_step(nn: Any, S: Any, loss: Any, inputs: list[tuple[Any, np.ndarray]]) -> Step:
     solver = S.Adam(1e-3)
     solver.set_parameters(nn.get_parameters())
+    if CAPTURE:
+        from nnl.graph_capture import capture_training_step
+
+        captured = capture_training_step(loss, solver, inputs=[variable for variable, _ in inputs])
+
+        def replay() -> None:
+            for variable, value in inputs:
+                variable.d = value
+            captured()
+
+        return replay
 
     def step() -> None:
         for variable, value in inputs:

@@ -348,7 +348,11 @@ def backward(
     if grad is not None:
         if isinstance(grad, NdArray):
             grad = grad.data
-        root._grad._adopt(np.array(np.broadcast_to(np.asarray(grad, np.float32), root.shape), np.float32))
+        fetch = root._parent._fetch if root._parent is not None else None
+        if fetch is not None and np.size(grad) == 1:  # made where the root's kernel runs (no host-to-device copy)
+            root._grad._adopt(fetch(NdArray(root.shape)).fill_(float(np.asarray(grad).reshape(()))))
+        else:
+            root._grad._adopt(np.array(np.broadcast_to(np.asarray(grad, np.float32), root.shape), np.float32))
     written = {id(root._grad)}
     callbacks = _as_list(communicator_callbacks)
     hooks = [h for h in (pre_hook, *_pre_hooks.values()) if h is not None]

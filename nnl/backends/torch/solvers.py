@@ -82,12 +82,14 @@ class DeviceSolver:
 
     @staticmethod
     def scale_grad(solver: Any, keys: list[str], scale: float) -> None:
-        torch._foreach_mul_(_buffers(solver, keys)[1], scale)
+        if keys:
+            torch._foreach_mul_(_buffers(solver, keys)[1], scale)
 
     @staticmethod
     def weight_decay(solver: Any, keys: list[str], rate: float) -> None:
-        w, g = _buffers(solver, keys)
-        torch._foreach_add_(g, torch._foreach_mul(w, rate))
+        if keys:
+            w, g = _buffers(solver, keys)
+            torch._foreach_add_(g, torch._foreach_mul(w, rate))
 
     @staticmethod
     def has_inf_or_nan(solver: Any, keys: list[str]) -> bool:

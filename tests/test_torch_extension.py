@@ -315,3 +315,19 @@ def test_benchmark_workloads_run_on_torch_kernels_only(name):
         warnings.simplefilter("error", dispatch.FallbackWarning)
         step = workloads.WORKLOADS[name](nn, F, PF, S, batch=2)
         step()
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: F.softplus(x), lambda x: F.log_sigmoid(x), lambda x: F.sigmoid_cross_entropy(x, x * 0.0 + 1.0),
+    lambda x: F.log_softmax(x), lambda x: F.tanh(x), lambda x: F.elu(x),
+], ids=["softplus", "log_sigmoid", "sigmoid_cross_entropy", "log_softmax", "tanh", "elu"])
+def test_torch_kernels_are_stable_at_large_magnitudes(call):
+    data = np.array([[-200.0, -30.0, 0.0, 30.0, 200.0]], np.float32)
+
+    def run(ctx):
+        with nn.context_scope(ctx):
+            y = call(nn.Variable.from_numpy_array(data))
+            y.forward()
+            return y.d.copy()
+
+    np.testing.assert_allclose(run(get_extension_context("torch")), run(nn.Context()), rtol=1e-6, atol=1e-6)

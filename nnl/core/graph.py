@@ -350,7 +350,8 @@ def backward(
             grad = grad.data
         fetch = root._parent._fetch if root._parent is not None else None
         if fetch is not None and np.size(grad) == 1:  # made where the root's kernel runs (no host-to-device copy)
-            root._grad._adopt(fetch(NdArray(root.shape)).fill_(float(np.asarray(grad).reshape(()))))
+            scale = float(np.asarray(grad, np.float32).reshape(()))  # float32 like the buffer: 2**130 is inf
+            root._grad._adopt(fetch(NdArray(root.shape)).fill_(scale))
         else:
             root._grad._adopt(np.array(np.broadcast_to(np.asarray(grad, np.float32), root.shape), np.float32))
     written = {id(root._grad)}

@@ -7,10 +7,11 @@ from typing import Any
 import torch
 import torch.nn.functional as TF
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import kernel
 
 
-@kernel("ReLU")
+@kernel("ReLU", backward=rules.relu)
 def relu(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return torch.relu(xs[0])
 
@@ -20,12 +21,12 @@ def leaky_relu(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return TF.leaky_relu(xs[0], float(fn.alpha))
 
 
-@kernel("Sigmoid")
+@kernel("Sigmoid", backward=rules.sigmoid)
 def sigmoid(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return torch.sigmoid(xs[0])
 
 
-@kernel("Tanh")
+@kernel("Tanh", backward=rules.tanh)
 def tanh(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return torch.tanh(xs[0])
 

@@ -6,20 +6,21 @@ from typing import Any
 
 import torch
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import kernel
 
 
-@kernel("Add2")
+@kernel("Add2", backward=rules.add2)
 def add2(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] + xs[1]
 
 
-@kernel("Sub2")
+@kernel("Sub2", backward=rules.sub2)
 def sub2(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] - xs[1]
 
 
-@kernel("Mul2")
+@kernel("Mul2", backward=rules.mul2)
 def mul2(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] * xs[1]
 
@@ -60,12 +61,12 @@ def mul_n(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return total
 
 
-@kernel("AddScalar")
+@kernel("AddScalar", backward=rules.passthrough)
 def add_scalar(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] + float(fn.val)
 
 
-@kernel("MulScalar")
+@kernel("MulScalar", backward=rules.scaled)
 def mul_scalar(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] * float(fn.val)
 

@@ -7,11 +7,12 @@ from typing import Any
 import torch
 import torch.nn.functional as TF
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import EXTENSIONS, TYPE_CONFIGS, Unsupported, fetcher_for, kernel
 from nnl.core import dispatch
 
 
-@kernel("Reshape")
+@kernel("Reshape", backward=rules.passthrough)
 def reshape(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0].reshape(tuple(fn.shape)).clone()
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import kernel
 
 
@@ -17,7 +18,7 @@ def _targets(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return t.to(like.dtype) if not t.is_floating_point() else torch.trunc(t).to(like.dtype)
 
 
-@kernel("SoftmaxCrossEntropy", half=False)
+@kernel("SoftmaxCrossEntropy", half=False, backward=rules.softmax_cross_entropy)
 def softmax_cross_entropy(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x, t = xs[0], _labels(xs[1])
     axis = int(fn.axis)

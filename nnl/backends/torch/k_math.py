@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import kernel
 
 
@@ -34,6 +35,6 @@ def cos(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return torch.cos(xs[0])
 
 
-@kernel("Identity")
+@kernel("Identity", backward=rules.passthrough)
 def identity(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0].clone()

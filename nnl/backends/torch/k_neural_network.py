@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as TF
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import Unsupported, kernel
 
 _CONV = {1: TF.conv1d, 2: TF.conv2d, 3: TF.conv3d}
@@ -24,7 +25,7 @@ def _affine(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, base_axis:
     return y.reshape(*batch, *w.shape[1:])
 
 
-@kernel("Affine")
+@kernel("Affine", backward=rules.affine)
 def affine(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return _affine(xs[0], xs[1], xs[2] if len(xs) > 2 else None, fn.base_axis)
 
@@ -59,7 +60,7 @@ def _conv(fn: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, gro
     return _from_channel_first(y, batch, channel_last)
 
 
-@kernel("Convolution")
+@kernel("Convolution", backward=rules.convolution)
 def convolution(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return _conv(fn, xs[0], xs[1], xs[2] if len(xs) > 2 else None, fn.group, bool(fn.channel_last))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import Unsupported, kernel
 
 
@@ -13,14 +14,14 @@ def _axes(fn: Any, x: torch.Tensor) -> list[int]:
     return list(range(x.ndim)) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
 
 
-@kernel("Sum", half=False)
+@kernel("Sum", half=False, backward=rules.sum_)
 def sum_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
     axes = _axes(fn, x)
     return x.sum(dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
 
 
-@kernel("Mean", half=False)
+@kernel("Mean", half=False, backward=rules.mean)
 def mean(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
     axes = _axes(fn, x)

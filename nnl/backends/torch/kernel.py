@@ -160,18 +160,49 @@ def _run_backward(outputs: tuple[torch.Tensor, ...], grads: tuple[torch.Tensor, 
     )
 
 
-def kernel(*function_names: str, half: bool = True) -> Callable[[Impl], Impl]:
-    """Register the decorated ``impl(fn, xs)`` as the torch kernel of each named function."""
+Rule = Callable[[Any, list[Any], list[Any], list[Any], Sequence[bool]], list[Any]]
+
+
+def _forward_unrecorded(impl: Impl, fn: Any, xp: Any, xs: list[Any]) -> list[Any]:
+    """Forward of a kernel with an explicit backward rule: nothing to record."""
+    try:
+        with torch.no_grad():
+            return _call(impl, fn, xs)
+    except Unsupported as error:
+        return _run_reference(fn, xs, str(error))
+
+
+def _explicit_backward(rule: Rule, impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[Any], need: Sequence[bool]) -> list[Any]:
+    with torch.no_grad():
+        grads = rule(fn, xs, ys, dys, need)
+    if grads is NotImplemented:  # a setting the rule does not cover: autograd, recording the forward again
+        return _backward(impl, fn, xp, xs, ys, dys, need)
+    return grads
+
+
+def kernel(*function_names: str, half: bool = True, backward: Rule | None = None) -> Callable[[Impl], Impl]:
+    """Register the decorated ``impl(fn, xs)`` as the torch kernel of each named function.
+
+    ``backward(fn, x, y, dy, need)``, when given, is the gradient rule written directly with torch operations (``x``
+    and ``y`` are NdArrays: fetch only the buffers the function's ``grad_depends_*`` flags declare; return
+    ``NotImplemented`` for a setting it does not cover, and autograd does it); forward then records nothing for
+    autograd, which saves ~25 us per function on small arrays. The generic tester checks such
+    rules against numerical gradients like every other backward.
+    """
 
     def register(impl: Impl) -> Impl:
-        forward = functools.partial(_forward, impl)
-        backward = functools.partial(_backward, impl)
+        if backward is None:
+            forward = functools.partial(_forward, impl)
+            gradient = functools.partial(_backward, impl)
+        else:
+            forward = functools.partial(_forward_unrecorded, impl)
+            gradient = functools.partial(_explicit_backward, backward, impl)
         for name in function_names:
             for extension in EXTENSIONS:
                 for type_config in TYPE_CONFIGS:
                     if type_config != "float" and not half:
                         continue
-                    dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher_for)
+                    dispatch.register(name, f"{extension}:{type_config}", forward, gradient, xp=torch, fetcher=fetcher_for)
         return impl
 
     return register

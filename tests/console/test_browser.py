@@ -111,7 +111,6 @@ def set_property(page, layer: str, name: str, value: str) -> None:  # noqa: F811
     expect(field).to_have_value(value)
 
 
-@pytest.mark.slow
 def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_path):  # noqa: F811
     tiny_mnist(console)
     page.goto(console.url)

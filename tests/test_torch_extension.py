@@ -331,3 +331,17 @@ def test_torch_kernels_are_stable_at_large_magnitudes(call):
             return y.d.copy()
 
     np.testing.assert_allclose(run(get_extension_context("torch")), run(nn.Context()), rtol=1e-6, atol=1e-6)
+
+
+def test_recurrent_layers_created_for_inference_refuse_backward():
+    """As the reference (and nnabla): training=False layers have no backward."""
+    rng = np.random.RandomState(0)
+    with nn.context_scope(get_extension_context("torch")):
+        x = nn.Variable.from_numpy_array(rng.randn(3, 2, 4).astype(np.float32), need_grad=True)
+        h = nn.Variable.from_numpy_array(rng.randn(1, 1, 2, 5).astype(np.float32), need_grad=True)
+        w0 = nn.Variable.from_numpy_array(rng.randn(1, 5, 9).astype(np.float32), need_grad=True)
+        y, _ = F.rnn(x, h, w0, training=False)
+        y.forward()
+        assert y.parent.implementation == "torch:float"
+        with pytest.raises(RuntimeError, match="RNN: backward is available in training mode only"):
+            y.backward()

@@ -72,3 +72,13 @@ def rnn(fn: Any, xs: list[torch.Tensor]) -> list[torch.Tensor]:
     run = torch._VF.rnn_tanh if fn.nonlinearity == "tanh" else torch._VF.rnn_relu
     y, h_n = run(xs[0], h, _flat_weights(fn, xs), fn._has_bias, layers, 0.0, bool(fn.training), bool(fn.bidirectional), False)
     return [y, h_n.reshape(layers, d, batch, hidden)]
+
+
+def _training_only(fn: Any) -> None:
+    """As the reference: these layers back-propagate only when created with training=True."""
+    if not fn.training:
+        raise RuntimeError(f"{fn.name}: backward is available in training mode only (the function was created with training=False).")
+
+
+for _impl in (lstm, gru, rnn):
+    _impl.before_backward = _training_only  # type: ignore[attr-defined]

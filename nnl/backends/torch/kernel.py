@@ -111,7 +111,12 @@ def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
 
 
 def _backward(impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[Any], need: Sequence[bool]) -> list[Any]:
-    """Input gradients from the recorded graph (``xs``/``ys`` are NdArrays, read only to record again)."""
+    """Input gradients from the recorded graph (``xs``/``ys`` are NdArrays, read only to record again).
+
+    An ``impl`` may carry a ``before_backward(fn)`` check (raising for settings without a backward)."""
+    check = getattr(impl, "before_backward", None)
+    if check is not None:
+        check(fn)
     saved = fn._saved
     if saved is None or any(n and not r for n, r in zip(need, saved[2])):  # forward did not record what we need
         xs = [fn._fetch(nd) for nd in xs]

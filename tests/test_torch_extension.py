@@ -345,3 +345,13 @@ def test_recurrent_layers_created_for_inference_refuse_backward():
         assert y.parent.implementation == "torch:float"
         with pytest.raises(RuntimeError, match="RNN: backward is available in training mode only"):
             y.backward()
+
+
+@pytest.mark.parametrize("type_config", ["half", "bfloat16"])
+def test_resnet20_example_trains_in_low_precision(type_config, tmp_path):
+    """examples/cifar10/resnet20.py -c torch -t half (with dynamic loss scaling) / -t bfloat16."""
+    from test_examples import load
+
+    args = ["--max-iter", "3", "--batch-size", "4", "--num-train", "16", "--num-test", "8", "--val-interval", "2"]
+    metrics = load("resnet20").main([*args, "--output", str(tmp_path), "--context", "torch", "--type-config", type_config])
+    assert np.isfinite(metrics["train_loss"]) and 0 <= metrics["test_error"] <= 1

@@ -30,6 +30,7 @@ import nnl.parametric_functions as PF
 import nnl.solvers as S
 from nnl.ext_utils import get_extension_context
 from nnl.logger import logger
+from nnl.mixed_precision import DynamicLossScaler
 from nnl.monitor import Monitor, MonitorSeries, MonitorTimeElapsed
 
 SHAPES = ("disc", "square", "ring", "triangle", "plus", "x", "bar", "column", "diamond", "frame")
@@ -161,14 +162,16 @@ def get_args(argv=None):
     parser.add_argument("--val-interval", type=int, default=250)
     parser.add_argument("--seed", "-s", type=int, default=0)
     parser.add_argument("--output", "-o", default="tmp.monitor.resnet20")
-    parser.add_argument("--context", "-c", default="cpu")
+    parser.add_argument("--context", "-c", default="cpu", help="extension: cpu, torch, cudnn")
+    parser.add_argument("--type-config", "-t", default="float", choices=["float", "half", "bfloat16"],
+                        help="compute precision (half: with dynamic loss scaling)")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     """Train; return ``{"train_loss", "test_error", "test_accuracy", "dataset"}``."""
     args = get_args(argv)
-    nn.set_default_context(get_extension_context(args.context))
+    nn.set_default_context(get_extension_context(args.context, type_config=args.type_config))
     nn.clear_parameters()
     nn.seed(args.seed)
     rng = np.random.RandomState(args.seed)
@@ -196,6 +199,8 @@ def main(argv=None):
         args.learning_rate = 1e-3 if args.solver == "adam" else 0.1
     solver = S.Adam(args.learning_rate) if args.solver == "adam" else S.Momentum(args.learning_rate, args.momentum)
     solver.set_parameters(nn.get_parameters())
+    # float16 loses small gradients: scale the loss, and skip the steps whose gradients overflow
+    scaler = DynamicLossScaler(scale=2.0**12, interval=500) if args.type_config == "half" else None
 
     monitor = Monitor(args.output)
     monitor_loss = MonitorSeries("Training loss", monitor, interval=10)
@@ -212,9 +217,13 @@ def main(argv=None):
         image.d, label.d = normalize(train_x[index]), train_y[index, None]
         loss.forward(clear_no_need_grad=True)
         solver.zero_grad()
-        loss.backward(clear_buffer=True)
-        solver.weight_decay(args.weight_decay)
-        solver.update()
+        if scaler is None:
+            loss.backward(clear_buffer=True)
+            solver.weight_decay(args.weight_decay)
+            solver.update()
+        else:
+            scaler.backward(loss)
+            scaler.update(solver, weight_decay=args.weight_decay)
         monitor_loss.add(i, float(loss.d))
         monitor_time.add(i)
         if (i + 1) % args.val_interval == 0 and i + 1 < args.max_iter:

@@ -355,3 +355,19 @@ def test_resnet20_example_trains_in_low_precision(type_config, tmp_path):
     args = ["--max-iter", "3", "--batch-size", "4", "--num-train", "16", "--num-test", "8", "--val-interval", "2"]
     metrics = load("resnet20").main([*args, "--output", str(tmp_path), "--context", "torch", "--type-config", type_config])
     assert np.isfinite(metrics["train_loss"]) and 0 <= metrics["test_error"] <= 1
+
+
+def test_reductions_over_no_axis_reduce_nothing():
+    """torch reads an empty dim list as "every axis"; nnabla's empty axes reduce nothing (found by nnabla's tests)."""
+    x = np.random.RandomState(0).randn(10, 4, 16).astype(np.float32)
+
+    def run(ctx):
+        with nn.context_scope(ctx):
+            v = nn.Variable.from_numpy_array(x)
+            outs = [F.instance_normalization(v, None, None, channel_axis=2, batch_axis=[0, 1]), F.sum(v, axis=[]),
+                    F.mean(v, axis=[]), F.norm(v, axis=[])]
+            nn.forward_all(outs)
+            return [o.d.copy() for o in outs]
+
+    for device, reference in zip(run(get_extension_context("torch")), run(nn.Context())):
+        np.testing.assert_allclose(device, reference, atol=1e-6)

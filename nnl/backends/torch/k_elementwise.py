@@ -191,4 +191,6 @@ def norm(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
     axes = list(range(x.ndim)) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
     p = float(fn.p)
+    if not axes:  # torch reads an empty dim list as every axis
+        return torch.abs(x)
     return torch.sum(torch.abs(x) ** p, dim=axes, keepdim=bool(fn.keep_dims)) ** (1.0 / p)

@@ -54,9 +54,12 @@ def standardize(fn: Any, xs: list[torch.Tensor]) -> list[torch.Tensor]:
     x = xs[0]
     data = x.reshape(fn._work)
     axes = list(fn._raxes)
-    mean = data.mean(dim=axes, keepdim=True)
-    centered = data - mean
-    var = (centered * centered).mean(dim=axes, keepdim=True)
+    if axes:
+        mean = data.mean(dim=axes, keepdim=True)
+        centered = data - mean
+        var = (centered * centered).mean(dim=axes, keepdim=True)
+    else:  # nothing to reduce (torch would read an empty dim list as every axis): each element is its own mean
+        mean, centered, var = data.clone(), data * 0.0, data * 0.0
     y = centered * torch.rsqrt(var + float(fn.eps))
     if fn._ig is not None:
         y = y * xs[fn._ig].reshape(fn._work_param[fn._ig])

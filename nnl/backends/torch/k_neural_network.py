@@ -118,11 +118,14 @@ def _check_pool(fn: Any) -> None:
         raise Unsupported("pooling with ignore_border=False or pad larger than half the kernel")
 
 
-@kernel("MaxPooling")
+@kernel("MaxPooling", backward=rules.max_pooling)
 def max_pooling(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     _check_pool(fn)
     x, lead = _pool_input(fn, xs[0])
-    y = _MAX_POOL[len(fn.kernel)](x, tuple(fn.kernel), tuple(fn.stride), tuple(fn.pad))
+    if len(fn.kernel) == 2 and not torch.is_grad_enabled():  # keep the argmax for the explicit backward rule
+        y, fn._pool_indices = TF.max_pool2d(x, tuple(fn.kernel), tuple(fn.stride), tuple(fn.pad), return_indices=True)
+    else:
+        y = _MAX_POOL[len(fn.kernel)](x, tuple(fn.kernel), tuple(fn.stride), tuple(fn.pad))
     return _pool_output(fn, y, lead)
 
 

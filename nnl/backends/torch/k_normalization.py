@@ -10,11 +10,12 @@ from typing import Any
 import torch
 import torch.nn.functional as TF
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import Unsupported, kernel
 from nnl.functions import normalization, registry
 
 
-@kernel("BatchNormalization", half=False)
+@kernel("BatchNormalization", half=False, backward=rules.batch_normalization)
 def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     if fn.n_out != 1 or len(fn.axes) != 1:
         raise Unsupported("output_stat=True or several axes")
@@ -35,16 +36,18 @@ def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
 
     if fn.batch_stat:
         update = fn._updating and not getattr(fn, "_replaying", False) and running_mean is not None
-        y = TF.batch_norm(
-            moved,
-            flat(running_mean) if update else None,
-            flat(running_var) if update else None,
-            flat(gamma),
-            flat(beta),
-            training=True,
-            momentum=1.0 - float(fn.decay_rate),
-            eps=float(fn.eps),
-        )
+        mean_buffer = flat(running_mean) if update else None
+        var_buffer = flat(running_var) if update else None
+        if not torch.is_grad_enabled():  # unrecorded forward: keep the batch statistics for the explicit backward
+            y, mean, invstd = torch.ops.aten.native_batch_norm(
+                moved, flat(gamma), flat(beta), mean_buffer, var_buffer, True, 1.0 - float(fn.decay_rate), float(fn.eps)
+            )
+            fn._bn_saved = (mean, invstd)
+        else:
+            y = TF.batch_norm(
+                moved, mean_buffer, var_buffer, flat(gamma), flat(beta), training=True,
+                momentum=1.0 - float(fn.decay_rate), eps=float(fn.eps),
+            )
     else:
         y = TF.batch_norm(moved, flat(running_mean), flat(running_var), flat(gamma), flat(beta), training=False, eps=float(fn.eps))
     return y.movedim(1, axis) if axis != 1 else y

@@ -129,3 +129,52 @@ def softmax_cross_entropy(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Te
     g = torch.softmax(logits, axis)
     g.scatter_add_(axis, torch.where(valid, labels, 0), -valid.to(g.dtype))
     return [g * (dy[0] * valid).to(g.dtype), None]
+
+
+def max_pooling(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tensor], need: Sequence[bool]) -> Any:
+    """2-D max pooling: the gradient goes to the argmax the forward kept (other dimensions: autograd)."""
+    from nnl.backends.torch.k_neural_network import _pool_input, _pool_output
+
+    indices = fn.__dict__.get("_pool_indices")
+    if not need[0]:
+        return [None]
+    if len(fn.kernel) != 2 or indices is None:
+        return NotImplemented
+    data, lead = _pool_input(fn, _data(fn, x[0]))
+    g, _ = _pool_input(fn, dy[0].to(data.dtype))
+    if tuple(indices.shape) != tuple(g.shape):
+        return NotImplemented
+    gx = torch.ops.aten.max_pool2d_with_indices_backward(
+        g, data, list(fn.kernel), list(fn.stride), list(fn.pad), [1, 1], False, indices
+    )
+    return [_pool_output(fn, gx, lead)]
+
+
+def batch_normalization(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tensor], need: Sequence[bool]) -> Any:
+    """Training-mode batch normalization over one channel axis, from the statistics the forward kept."""
+    saved = fn.__dict__.get("_bn_saved")
+    if saved is None or not fn.batch_stat or fn.n_out != 1:
+        return NotImplemented
+    mean, invstd = saved
+    data = _data(fn, x[0])
+    axis = int(fn.axes[0])
+    moved = data.movedim(axis, 1) if axis != 1 else data
+    g = dy[0].to(data.dtype)
+    g = g.movedim(axis, 1) if axis != 1 else g
+    beta_index = None if fn.no_bias else 1
+    gamma_index = None if fn.no_scale else (1 if fn.no_bias else 2)
+    channels = moved.shape[1]
+    weight = _data(fn, x[gamma_index]).reshape(channels) if gamma_index is not None else None
+    mask = [bool(need[0]), gamma_index is not None and bool(need[gamma_index]),
+            beta_index is not None and bool(need[beta_index])]
+    gx, gw, gb = torch.ops.aten.native_batch_norm_backward(
+        g, moved, weight, None, None, mean, invstd, True, float(fn.eps), mask
+    )
+    grads: list[Any] = [None] * len(x)
+    if need[0]:
+        grads[0] = gx.movedim(1, axis) if axis != 1 else gx
+    if gamma_index is not None and need[gamma_index]:
+        grads[gamma_index] = gw.reshape(x[gamma_index].shape)
+    if beta_index is not None and need[beta_index]:
+        grads[beta_index] = gb.reshape(x[beta_index].shape)
+    return grads

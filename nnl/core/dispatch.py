@@ -64,11 +64,24 @@ def registered(backend_prefix: str) -> list[str]:
 def forget_warnings() -> None:
     """Announce every fallback again (each is otherwise announced once per process)."""
     _warned.clear()
-    for hook in _forget_hooks:
-        hook()
 
 
-_forget_hooks: list[Callable[[], None]] = []
+def announce_fallback(function_name: str, why: str, stacklevel: int = 2) -> None:
+    """Warn, once per (function, reason), that a function runs on the NumPy reference."""
+    if (function_name, why) in _warned:
+        return
+    _warned.add((function_name, why))
+    warnings.warn(f"{function_name}: {why}; running the NumPy (cpu:float) implementation.", FallbackWarning,
+                  stacklevel=stacklevel + 1)
+
+
+def bind_reference(function: Any) -> None:
+    """Attach the NumPy reference kernels (host arrays in and out) to ``function``."""
+    function.implementation = "cpu:float"
+    function.xp = np
+    function._fetch = None
+    function._forward = function.forward_impl
+    function._backward = function.backward_impl
 
 
 def kernel_for(function_name: str, ctx: Context) -> Kernel | None:
@@ -95,16 +108,7 @@ def bind(function: Any, ctx: Context) -> None:
         else:
             function._backward = function.backward_impl
         return
-    function.implementation = "cpu:float"
-    function.xp = np
-    function._fetch = None
-    function._forward = function.forward_impl
-    function._backward = function.backward_impl
+    bind_reference(function)
     preferred = ctx.backend[0]
-    if not preferred.startswith("cpu:") and (function.name, preferred) not in _warned:
-        _warned.add((function.name, preferred))
-        warnings.warn(
-            f"{function.name}: no {preferred} kernel; running the NumPy (cpu:float) implementation.",
-            FallbackWarning,
-            stacklevel=4,
-        )
+    if not preferred.startswith("cpu:"):
+        announce_fallback(function.name, f"no {preferred} kernel", stacklevel=4)

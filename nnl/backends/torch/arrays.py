@@ -8,7 +8,6 @@ tensors read on the host give float32, as nnabla's ``.d`` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import torch
@@ -63,11 +62,3 @@ def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], tor
         return tensor
 
     return fetch
-
-
-def zeros_like_buffer(nd: NdArray, like: torch.Tensor) -> torch.Tensor:
-    return torch.zeros(nd._shape, dtype=like.dtype, device=like.device)
-
-
-def is_tensor(value: Any) -> bool:
-    return isinstance(value, torch.Tensor)

@@ -10,7 +10,6 @@ written once and its gradient is torch's.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,21 +30,12 @@ class Unsupported(Exception):
 
 def _run_reference(fn: Any, xs: list[Any], reason: str) -> list[Any]:
     """Bind ``fn`` to its NumPy kernels for good (recorded and announced once) and run them on ``xs``."""
-    fn.implementation = "cpu:float"
-    fn.xp = np
-    fn._fetch = None
-    fn._forward = fn.forward_impl
-    fn._backward = fn.backward_impl
+    dispatch.bind_reference(fn)
     fn._saved = None
-    key = (fn.name, reason)
-    if key not in _announced:
-        _announced.add(key)
-        warnings.warn(f"{fn.name}: the torch kernel does not cover {reason}; running the NumPy implementation.", dispatch.FallbackWarning, stacklevel=5)
+    dispatch.announce_fallback(fn.name, f"the torch kernel does not cover {reason}", stacklevel=5)
     return fn.forward_impl(np, [arrays.to_numpy(x) for x in xs])
 
 
-_announced: set[tuple[str, str]] = set()
-dispatch._forget_hooks.append(_announced.clear)
 EXTENSIONS = ("torch", "cuda", "cudnn")
 TYPE_CONFIGS = ("float", "half", "bfloat16")
 
@@ -185,6 +175,14 @@ def _explicit_backward(rule: Rule, impl: Impl, fn: Any, xp: Any, xs: list[Any], 
     return grads
 
 
+def register_everywhere(name: str, forward: Callable[..., Any], backward: Callable[..., Any], half: bool = True) -> None:
+    """Register ``forward``/``backward`` (dispatch's kernel signatures) for every torch backend string of ``name``
+    (float only when ``half`` is False)."""
+    for extension in EXTENSIONS:
+        for type_config in TYPE_CONFIGS if half else ("float",):
+            dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher_for)
+
+
 def kernel(*function_names: str, half: bool = True, backward: Rule | None = None) -> Callable[[Impl], Impl]:
     """Register the decorated ``impl(fn, xs)`` as the torch kernel of each named function.
 
@@ -203,11 +201,7 @@ def kernel(*function_names: str, half: bool = True, backward: Rule | None = None
             forward = functools.partial(_forward_unrecorded, impl)
             gradient = functools.partial(_explicit_backward, backward, impl)
         for name in function_names:
-            for extension in EXTENSIONS:
-                for type_config in TYPE_CONFIGS:
-                    if type_config != "float" and not half:
-                        continue
-                    dispatch.register(name, f"{extension}:{type_config}", forward, gradient, xp=torch, fetcher=fetcher_for)
+            register_everywhere(name, forward, gradient, half)
         return impl
 
     return register

@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as TF
 
 from nnl.backends.torch import rules
-from nnl.backends.torch.kernel import EXTENSIONS, TYPE_CONFIGS, Unsupported, fetcher_for, kernel
-from nnl.core import dispatch
+from nnl.backends.torch.kernel import Unsupported, kernel, register_everywhere
 
 
 @kernel("Reshape", backward=rules.passthrough)
@@ -94,6 +93,4 @@ def _sink_backward(fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[tor
     return [torch.ones(nd.shape, dtype=torch.float32, device=dys[0].device) if n else None for nd, n in zip(xs, need)]
 
 
-for _extension in EXTENSIONS:
-    for _type_config in TYPE_CONFIGS:
-        dispatch.register("Sink", f"{_extension}:{_type_config}", _sink_forward, _sink_backward, xp=torch, fetcher=fetcher_for)
+register_everywhere("Sink", _sink_forward, _sink_backward)

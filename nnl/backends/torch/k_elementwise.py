@@ -8,6 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as TF
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import kernel
 
 _UNARY = {
@@ -53,32 +54,28 @@ def celu(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([TF.elu(x, alpha), TF.elu(-x, alpha)], int(fn.axis))
 
 
-def _straight_through(value: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    return x + (value - x).detach()
-
-
 @kernel("Round", half=False)  # rounding is discontinuous: decide on the float32 value
 def round_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
     whole = torch.trunc(x)  # halves away from zero, exactly (floor(|x| + 0.5) rounds 0.49999997 up in float32)
-    return _straight_through(whole + torch.sign(x) * (torch.abs(x - whole) >= 0.5).to(x.dtype), x)
+    return rules.straight_through(whole + torch.sign(x) * (torch.abs(x - whole) >= 0.5).to(x.dtype), x)
 
 
 @kernel("Ceil", half=False)
 def ceil(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
-    return _straight_through(torch.ceil(xs[0]), xs[0])
+    return rules.straight_through(torch.ceil(xs[0]), xs[0])
 
 
 @kernel("Floor", half=False)
 def floor(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
-    return _straight_through(torch.floor(xs[0]), xs[0])
+    return rules.straight_through(torch.floor(xs[0]), xs[0])
 
 
 @kernel("Sign", half=False)
 def sign(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
     value = torch.where(x > 0, 1.0, torch.where(x < 0, -1.0, float(fn.alpha))).to(x.dtype)
-    return _straight_through(value, x)
+    return rules.straight_through(value, x)
 
 
 def _as_float(condition: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -144,8 +141,7 @@ def bc_add2(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
 @kernel("Prod", half=False)
 def prod(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    axes = range(x.ndim) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
-    for axis in sorted(set(axes), reverse=True):
+    for axis in reversed(rules.reduced_axes(fn, x.ndim)):
         x = torch.prod(x, axis, keepdim=bool(fn.keep_dims))
     return x
 
@@ -189,7 +185,7 @@ def matrix_diag(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
 @kernel("Norm", half=False)
 def norm(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    axes = list(range(x.ndim)) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
+    axes = rules.reduced_axes(fn, x.ndim)
     p = float(fn.p)
     if not axes:  # torch reads an empty dim list as every axis
         return torch.abs(x)

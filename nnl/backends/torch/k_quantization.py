@@ -6,13 +6,9 @@ from typing import Any
 
 import torch
 
+from nnl.backends.torch import rules
 from nnl.backends.torch.k_neural_network import _affine, _conv
 from nnl.backends.torch.kernel import kernel
-
-
-def _straight_through(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
-    """``value`` forward; backward, the gradient of ``surrogate``."""
-    return surrogate + (value - surrogate).detach()
 
 
 def _inside(x: torch.Tensor) -> torch.Tensor:
@@ -23,13 +19,13 @@ def _inside(x: torch.Tensor) -> torch.Tensor:
 @kernel("BinaryTanh")
 def binary_tanh(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    return _straight_through(torch.where(x > 0, 1.0, -1.0).to(x.dtype), _inside(x))
+    return rules.straight_through(torch.where(x > 0, 1.0, -1.0).to(x.dtype), _inside(x))
 
 
 @kernel("BinarySigmoid")
 def binary_sigmoid(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    return _straight_through(torch.where(x > 0, 1.0, 0.0).to(x.dtype), 0.5 * _inside(x))
+    return rules.straight_through(torch.where(x > 0, 1.0, 0.0).to(x.dtype), 0.5 * _inside(x))
 
 
 def _binary_connect_weight(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
@@ -40,7 +36,7 @@ def _binary_connect_weight(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     if xs[2].shape == binary.shape:
         with torch.no_grad():
             xs[2].copy_(binary)
-    return _straight_through(binary, w)
+    return rules.straight_through(binary, w)
 
 
 @kernel("BinaryConnectAffine")
@@ -62,4 +58,4 @@ def fixed_point_quantize(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     q = torch.floor(torch.abs(x) / delta + 0.5) * delta
     q = torch.clamp(torch.where(x < 0, -q, q), low, high)
     surrogate = torch.where((x > high) | (x < low), x.detach(), x) if fn.ste_fine_grained else x
-    return _straight_through(q, surrogate)
+    return rules.straight_through(q, surrogate)

@@ -10,28 +10,24 @@ from nnl.backends.torch import rules
 from nnl.backends.torch.kernel import Unsupported, kernel
 
 
-def _axes(fn: Any, x: torch.Tensor) -> list[int]:
-    return list(range(x.ndim)) if fn.axes is None else [int(a) % max(x.ndim, 1) for a in fn.axes]
-
-
 @kernel("Sum", half=False, backward=rules.sum_)
 def sum_(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    axes = _axes(fn, x)
+    axes = rules.reduced_axes(fn, x.ndim)
     return x.sum(dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
 
 
 @kernel("Mean", half=False, backward=rules.mean)
 def mean(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     x = xs[0]
-    axes = _axes(fn, x)
+    axes = rules.reduced_axes(fn, x.ndim)
     return x.mean(dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
 
 
 def _extreme(fn: Any, x: torch.Tensor, op: Any) -> torch.Tensor:
     if fn.with_index or fn.only_index:
         raise Unsupported("with_index/only_index")
-    axes = _axes(fn, x)
+    axes = rules.reduced_axes(fn, x.ndim)
     return op(x, dim=axes, keepdim=bool(fn.keep_dims)) if axes else x.clone()
 
 

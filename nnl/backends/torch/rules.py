@@ -61,12 +61,18 @@ def sigmoid(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tensor], need: S
     return [torch.ops.aten.sigmoid_backward(dy[0], _data(fn, y[0])) if need[0] else None]
 
 
-def _reduced_axes(fn: Any, ndim: int) -> list[int]:
+def reduced_axes(fn: Any, ndim: int) -> list[int]:
+    """The axes a reduction's ``axes`` argument names (None: every axis), non-negative, sorted, unique."""
     return list(range(ndim)) if fn.axes is None else sorted({int(a) % max(ndim, 1) for a in fn.axes})
 
 
+def straight_through(value: torch.Tensor, surrogate: torch.Tensor) -> torch.Tensor:
+    """``value`` forward; backward, the gradient of ``surrogate`` (a straight-through estimator for autograd)."""
+    return surrogate + (value - surrogate).detach()
+
+
 def _expand_reduced(fn: Any, g: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
-    axes = _reduced_axes(fn, len(shape))
+    axes = reduced_axes(fn, len(shape))
     if not fn.keep_dims:
         g = g.reshape([1 if i in axes else n for i, n in enumerate(shape)])
     return g.expand(tuple(shape))
@@ -80,7 +86,7 @@ def mean(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tensor], need: Sequ
     if not need[0]:
         return [None]
     shape = x[0].shape
-    count = math.prod(shape[a] for a in _reduced_axes(fn, len(shape))) if shape else 1
+    count = math.prod(shape[a] for a in reduced_axes(fn, len(shape))) if shape else 1
     return [(_expand_reduced(fn, dy[0], shape) / count).contiguous()]
 
 

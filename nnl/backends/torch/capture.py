@@ -65,34 +65,23 @@ class CudaGraphStep:
         self._update()
 
     def _update(self) -> None:
-        from nnl.backends.torch.solvers import _buffers
+        """The solver's update with its per-step scalars read from device tensors at replay time."""
+        from nnl.backends.torch.solvers import _buffers, adam_step, momentum_step, sgd_step
 
         solver, name = self.solver, type(self.solver).__name__
         self.t.add_(1)
         if name == "Sgd":
             w, g = _buffers(solver, self.keys)
-            torch._foreach_sub_(w, torch._foreach_mul(g, self.lr))
+            sgd_step(w, g, self.lr)
         elif name == "Momentum":
             w, g, m = _buffers(solver, self.keys, "m")
-            torch._foreach_mul_(m, float(solver._momentum))
-            torch._foreach_add_(m, torch._foreach_mul(g, self.lr))
-            torch._foreach_sub_(w, m)
+            momentum_step(w, g, m, float(solver._momentum), self.lr)
         else:  # Adam, AdamW: the bias correction from the device step count
             b1, b2 = float(solver._beta1), float(solver._beta2)
-            w, g, m, v = _buffers(solver, self.keys, "mean", "var")
             alpha_t = self.lr * torch.sqrt(1 - torch.pow(b2, self.t)) / (1 - torch.pow(b1, self.t))
-            torch._foreach_mul_(m, b1)
-            torch._foreach_add_(m, g, alpha=1 - b1)
-            torch._foreach_mul_(v, b2)
-            torch._foreach_addcmul_(v, g, g, value=1 - b2)
-            if name == "AdamW":
-                decay = (self.lr / float(solver._init_alpha)) * float(solver._wd_rate)
-                torch._foreach_mul_(w, 1 - decay)
-            denom = torch._foreach_sqrt(v)
-            torch._foreach_add_(denom, float(solver._eps))
-            step = torch._foreach_div(m, denom)
-            torch._foreach_mul_(step, alpha_t)
-            torch._foreach_sub_(w, step)
+            decay = (self.lr / float(solver._init_alpha)) * float(solver._wd_rate) if name == "AdamW" else None
+            w, g, m, v = _buffers(solver, self.keys, "mean", "var")
+            adam_step(w, g, m, v, b1, b2, float(solver._eps), alpha_t, decay)
 
     # -- buffers -------------------------------------------------------------------------------------------------------
     def _static(self, nd: Any) -> torch.Tensor:

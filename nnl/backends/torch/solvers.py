@@ -26,38 +26,67 @@ def _buffers(solver: Any, keys: list[str], *state_names: str) -> list[list[torch
     return lists
 
 
+Scalar = float | torch.Tensor  # a 0-d device tensor where a captured CUDA graph must read the current value
+
+
+def sgd_step(w: list[torch.Tensor], g: list[torch.Tensor], lr: Scalar) -> None:
+    """w -= lr g."""
+    if isinstance(lr, torch.Tensor):
+        torch._foreach_sub_(w, torch._foreach_mul(g, lr))
+    else:
+        torch._foreach_add_(w, g, alpha=-lr)
+
+
+def momentum_step(w: list[torch.Tensor], g: list[torch.Tensor], m: list[torch.Tensor], momentum: float, lr: Scalar) -> None:
+    """m = momentum m + lr g; w -= m."""
+    torch._foreach_mul_(m, momentum)
+    if isinstance(lr, torch.Tensor):
+        torch._foreach_add_(m, torch._foreach_mul(g, lr))
+    else:
+        torch._foreach_add_(m, g, alpha=lr)
+    torch._foreach_sub_(w, m)
+
+
+def adam_step(w: list[torch.Tensor], g: list[torch.Tensor], m: list[torch.Tensor], v: list[torch.Tensor], beta1: float,
+              beta2: float, eps: float, alpha_t: Scalar, decay: Scalar | None = None) -> None:
+    """The NumPy solver's Adam (AdamW with ``decay``) in fused passes (scale-and-add, add-product, add-quotient)."""
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=1 - beta1)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=1 - beta2)
+    if decay is not None:  # w - step - decay w == (1 - decay) w - step: the step does not read w
+        torch._foreach_mul_(w, 1 - decay)
+    denom = torch._foreach_sqrt(v)
+    torch._foreach_add_(denom, eps)
+    if isinstance(alpha_t, torch.Tensor):
+        step = torch._foreach_div(m, denom)
+        torch._foreach_mul_(step, alpha_t)
+        torch._foreach_sub_(w, step)
+    else:
+        torch._foreach_addcdiv_(w, m, denom, value=-alpha_t)
+
+
 def _sgd(solver: Any, keys: list[str]) -> None:
     w, g = _buffers(solver, keys)
-    torch._foreach_add_(w, g, alpha=-float(solver._lr))
+    sgd_step(w, g, float(solver._lr))
 
 
 def _momentum(solver: Any, keys: list[str]) -> None:
     w, g, m = _buffers(solver, keys, "m")
-    torch._foreach_mul_(m, float(solver._momentum))
-    torch._foreach_add_(m, g, alpha=float(solver._lr))
-    torch._foreach_sub_(w, m)
+    momentum_step(w, g, m, float(solver._momentum), float(solver._lr))
 
 
 def _adam_steps(solver: Any, keys: list[str], decay: float | None) -> None:
-    """Fused passes (scale-and-add, add-product, add-quotient): the NumPy solver's formulas, rounded once less."""
     from nnl.solver import _bias_correction
 
-    b1, b2, eps = solver._beta1, solver._beta2, float(solver._eps)
+    b1, b2 = solver._beta1, solver._beta2
     by_t: dict[int, list[str]] = {}
     for k in keys:  # parameters skipped in earlier updates have their own t
         by_t.setdefault(solver._states[k].t, []).append(k)
     for t, group in by_t.items():
-        w, g, m, v = _buffers(solver, group, "mean", "var")
         alpha_t = float(solver._alpha * _bias_correction(b1, b2, t))
-        torch._foreach_mul_(m, float(b1))
-        torch._foreach_add_(m, g, alpha=float(1 - b1))
-        torch._foreach_mul_(v, float(b2))
-        torch._foreach_addcmul_(v, g, g, value=float(1 - b2))
-        if decay is not None:  # w - step - decay w == (1 - decay) w - step: the step does not read w
-            torch._foreach_mul_(w, 1.0 - decay)
-        denom = torch._foreach_sqrt(v)
-        torch._foreach_add_(denom, eps)
-        torch._foreach_addcdiv_(w, m, denom, value=-alpha_t)
+        w, g, m, v = _buffers(solver, group, "mean", "var")
+        adam_step(w, g, m, v, float(b1), float(b2), float(solver._eps), alpha_t, decay)
 
 
 def _adam(solver: Any, keys: list[str]) -> None:

@@ -34,3 +34,11 @@ def fresh_state():
     yield
     nnl.set_default_context(context)
     nnl.set_auto_forward(False)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(tmp_path_factory):
+    """320 training and 96 validation digits as an NNC CSV dataset (tests that run `nnl train`)."""
+    from mnist_jobs import mnist_csvs
+
+    return mnist_csvs(str(tmp_path_factory.mktemp("mnist")), 320, 96)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_jobs import classifier_config, mnist_csvs
 from PIL import Image
 
 import nnl as nn
@@ -19,9 +20,6 @@ import nnl.functions as F
 import nnl.parametric_functions as PF
 import nnl.solvers as S
 from nnl.cli.main import main as cli
-from nnl.data import load_mnist5k
-from nnl.data.csv_datasets import write_image_classification_csv
-from nnl.ext_utils import get_extension_context
 from nnl.nnp.container import read_nnp
 from nnl.report import write_report
 from nnl.report.network import network_statistics
@@ -46,41 +44,11 @@ def _net(x):
 def job(tmp_path_factory):
     """A job folder made by `nnl train` (2 epochs of 6 iterations) and `nnl forward` (into JOBDIR/evaluation)."""
     folder = tmp_path_factory.mktemp("report")
-    (x, y), (xv, yv) = load_mnist5k()
-    train = write_image_classification_csv(str(folder), "train.csv", "training", x[:TRAIN], y[:TRAIN])
-    valid = write_image_classification_csv(str(folder), "valid.csv", "validation", xv[:VALID], yv[:VALID])
-    nn.clear_parameters()
-    nn.seed(0)
-
-    def network(runtime):
-        x = nn.Variable((BATCH, 1, 28, 28))
-        logits = _net(x)
-        if runtime:
-            return {"outputs": {"y'": F.softmax(logits)}, "names": {"x": x}}
-        y = nn.Variable((BATCH, 1))
-        return {"outputs": {"loss": F.softmax_cross_entropy(logits, y)}, "names": {"x": x, "y": y}}
-
-    networks = [dict(name=n, batch_size=BATCH, **network(n == "MainRuntime"))
-                for n in ("Main", "MainValidation", "MainRuntime")]
-    solver = S.Momentum(0.05, 0.9)
-    solver.set_parameters(nn.get_parameters())
-    data = {"variables": ["x", "y"], "batch_size": BATCH, "no_image_normalization": False}
-    save(str(folder / "config.nntxt"), {
-        "global_config": {"default_context": get_extension_context("cpu")},
-        "training_config": {"max_epoch": 2, "iter_per_epoch": TRAIN // BATCH, "save_best": True,
-                            "monitor_interval": 1},
-        "networks": networks,
-        "datasets": [dict(data, name="Training", uri=train, shuffle=True),
-                     dict(data, name="Validation", uri=valid, shuffle=False)],
-        "optimizers": [{"name": "Optimizer", "solver": solver, "network": "Main", "dataset": "Training",
-                        "weight_decay": 0, "lr_decay": 0.5, "lr_decay_interval": 4, "update_interval": 1,
-                        "data_variables": {"x": "x", "y": "y"}}],
-        "monitors": [{"name": n, "network": "MainValidation", "dataset": d, "data_variables": {"x": "x", "y": "y"}}
-                     for n, d in (("train_error", "Training"), ("valid_error", "Validation"))],
-        "executors": [{"name": "Executor", "network": "MainRuntime", "data": ["x"], "output": ["y'"]}],
-    }, include_params=True)
+    train, valid = mnist_csvs(str(folder), TRAIN, VALID)
+    config = classifier_config(folder / "config.nntxt", train, valid, _net, batch=BATCH, iter_per_epoch=TRAIN // BATCH,
+                               max_epoch=2, solver=S.Momentum(0.05, 0.9), lr_decay=0.5, lr_decay_interval=4)
     out = folder / "job"
-    assert cli(["train", "-c", str(folder / "config.nntxt"), "-o", str(out), "-q"]) == 0
+    assert cli(["train", "-c", config, "-o", str(out), "-q"]) == 0
     assert cli(["forward", "-c", str(out / "results.nnp"), "-d", valid, "-o", str(out / "evaluation")]) == 0
     return out
 

@@ -238,19 +238,6 @@ def test_dynamic_loss_scaling_updater_retries_with_a_smaller_scale():
     assert len(fed) > 1
 
 
-@pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory):
-    """320 training and 96 validation digits as an NNC CSV dataset (as in test_train)."""
-    from nnl.data import load_mnist5k
-    from nnl.data.csv_datasets import write_image_classification_csv
-
-    folder = tmp_path_factory.mktemp("mnist")
-    (x, y), (xv, yv) = load_mnist5k()
-    train = write_image_classification_csv(str(folder), "train.csv", "training", x[:320], y[:320])
-    valid = write_image_classification_csv(str(folder), "valid.csv", "validation", xv[:96], yv[:96])
-    return train, valid
-
-
 @pytest.mark.parametrize("precision", ["float", "half"])
 def test_nnl_train_runs_on_the_torch_extension(small_mnist, tmp_path, monkeypatch, precision):
     """`-C torch` picks the extension, the file's default_context the precision; training learns."""

@@ -12,30 +12,18 @@ import zipfile
 
 import numpy as np
 import pytest
+from mnist_jobs import classifier_config
 
 import nnl as nn
 import nnl.functions as F
 import nnl.parametric_functions as PF
-import nnl.solvers as S
 from nnl.cli.main import main as cli
 from nnl.data import load_mnist5k
 from nnl.data.csv_datasets import write_image_classification_csv
-from nnl.ext_utils import get_extension_context
 from nnl.nnp.container import read_nnp
-from nnl.utils.save import save
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BATCH = 16
-
-
-@pytest.fixture(scope="module")
-def small_mnist(tmp_path_factory):
-    """320 training and 96 validation digits as an NNC CSV dataset."""
-    folder = tmp_path_factory.mktemp("mnist")
-    (x, y), (xv, yv) = load_mnist5k()
-    train = write_image_classification_csv(str(folder), "train.csv", "training", x[:320], y[:320])
-    valid = write_image_classification_csv(str(folder), "valid.csv", "validation", xv[:96], yv[:96])
-    return train, valid
 
 
 def _mlp(x):
@@ -43,45 +31,9 @@ def _mlp(x):
 
 
 def write_config(path, train_csv, valid_csv, max_epoch=3, solver=None, probe=False, **training):
-    """An MLP config (monitors train_error, valid_error); ``probe`` adds monitor label_mean: the mean label seen."""
-    nn.clear_parameters()
-    nn.seed(0)
-
-    def network(runtime):
-        x = nn.Variable((BATCH, 1, 28, 28))
-        logits = _mlp(x)
-        if runtime:
-            return {"outputs": {"y'": F.softmax(logits)}, "names": {"x": x}}
-        y = nn.Variable((BATCH, 1))
-        return {"outputs": {"loss": F.softmax_cross_entropy(logits, y)}, "names": {"x": x, "y": y}}
-
-    networks = [dict(name=n, batch_size=BATCH, **network(n == "MainRuntime"))
-                for n in ("Main", "MainValidation", "MainRuntime")]
-    if probe:
-        label = nn.Variable((BATCH, 1))
-        networks.append(dict(name="Probe", batch_size=BATCH, outputs={"mean": F.mul_scalar(label, 1.0)},
-                             names={"y": label}))
-    solver = solver or S.Adam(0.01)
-    solver.set_parameters(nn.get_parameters())  # after the networks: the solver trains every parameter
-    data = {"variables": ["x", "y"], "batch_size": BATCH, "no_image_normalization": False}
-    contents = {
-        "global_config": {"default_context": get_extension_context("cpu")},
-        "training_config": dict({"max_epoch": max_epoch, "iter_per_epoch": 320 // BATCH, "save_best": True,
-                                 "monitor_interval": 1}, **training),
-        "networks": networks,
-        "datasets": [dict(data, name="Training", uri=train_csv, shuffle=True),
-                     dict(data, name="Validation", uri=valid_csv, shuffle=False)],
-        "optimizers": [{"name": "Optimizer", "solver": solver, "network": "Main", "dataset": "Training",
-                        "weight_decay": 0, "lr_decay": 1, "lr_decay_interval": 1, "update_interval": 1,
-                        "data_variables": {"x": "x", "y": "y"}}],
-        "monitors": [{"name": n, "network": "MainValidation", "dataset": d, "data_variables": {"x": "x", "y": "y"}}
-                     for n, d in (("train_error", "Training"), ("valid_error", "Validation"))]
-        + ([{"name": "label_mean", "network": "Probe", "dataset": "Validation", "data_variables": {"y": "y"}}]
-           if probe else []),
-        "executors": [{"name": "Executor", "network": "MainRuntime", "data": ["x"], "output": ["y'"]}],
-    }
-    save(str(path), contents, include_params=True)
-    return str(path)
+    """An MLP config on ``small_mnist`` (monitors train_error, valid_error; ``probe``: label_mean)."""
+    return classifier_config(path, train_csv, valid_csv, _mlp, batch=BATCH, iter_per_epoch=320 // BATCH,
+                             max_epoch=max_epoch, solver=solver, probe=probe, **training)
 
 
 def _parameters(nnp_path):

@@ -65,3 +65,33 @@ def cuda_available() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+class TorchExtension:
+    """The module-level API of one torch-based extension (``nnl.ext.torch``, ``cuda``, ``cudnn`` bind its methods)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def context(self, device_id: Any = "0", type_config: str = "float", **kw: Any) -> Context:
+        return make_context(self.name, device_id, type_config)
+
+    def available(self) -> bool:
+        """True when this extension can run here (PyTorch installed; for cuda/cudnn, with a CUDA device)."""
+        return torch_available() if self.name == "torch" else cuda_available()
+
+    def get_device_count(self) -> int:
+        return device_count(self.name)
+
+    def get_devices(self) -> list[str]:
+        return [str(i) for i in range(self.get_device_count())]
+
+    def synchronize(self, device_id: Any = "0", **kw: Any) -> None:
+        synchronize(self.name, device_id)
+
+    def device_synchronize(self, device: Any = "0") -> None:
+        synchronize(self.name, device)
+
+    def clear_memory_cache(self) -> None:
+        if self.name != "torch":
+            _import_torch(self.name).cuda.empty_cache()

@@ -1,40 +1,12 @@
 """The ``cuda`` extension: torch kernels on an NVIDIA GPU (``get_extension_context('cuda', type_config='half')``)."""
 
-from __future__ import annotations
+from nnl.ext._torch_common import TorchExtension
 
-from typing import Any
-
-from nnl.core.context import Context
-from nnl.ext import _torch_common
-
-
-def context(device_id: Any = "0", type_config: str = "float", **kw: Any) -> Context:
-    return _torch_common.make_context("cuda", device_id, type_config)
-
-
-def available() -> bool:
-    """True when this extension can run here (PyTorch installed, with a CUDA device)."""
-    return _torch_common.cuda_available()
-
-
-def get_device_count() -> int:
-    return _torch_common.device_count("cuda")
-
-
-def get_devices() -> list[str]:
-    return [str(i) for i in range(get_device_count())]
-
-
-def synchronize(device_id: Any = "0", **kw: Any) -> None:
-    _torch_common.synchronize("cuda", device_id)
-
-
-def device_synchronize(device: Any = "0") -> None:
-    _torch_common.synchronize("cuda", device)
-
-
-def clear_memory_cache() -> None:
-    if "cuda" != "torch":
-        import torch
-
-        torch.cuda.empty_cache()
+_extension = TorchExtension("cuda")
+context = _extension.context
+available = _extension.available
+get_device_count = _extension.get_device_count
+get_devices = _extension.get_devices
+synchronize = _extension.synchronize
+device_synchronize = _extension.device_synchronize
+clear_memory_cache = _extension.clear_memory_cache

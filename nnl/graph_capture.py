@@ -49,12 +49,16 @@ class TrainingStep:
 
     def eager(self) -> None:
         """The step without a graph."""
+        self.run(self.solver.update)
+
+    def run(self, update: Any) -> None:
+        """Forward, zero_grad, backward, weight decay, then ``update()`` (the solver's, or a capturable one)."""
         self.loss.forward(clear_no_need_grad=True)
         self.solver.zero_grad()
         self.loss.backward(clear_buffer=True)
         if self.weight_decay is not None:
             self.solver.weight_decay(self.weight_decay)
-        self.solver.update()
+        update()
 
     def __call__(self) -> None:
         if self.reason is not None:

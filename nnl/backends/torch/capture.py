@@ -49,20 +49,10 @@ class CudaGraphStep:
         self._refresh()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            self._body()
+            step.run(self._update)
         self.buffers = self._buffers()
         self.graph.replay()  # the capture only recorded: this runs the first captured step
         self._after()
-
-    # -- the captured body --------------------------------------------------------------------------------------------
-    def _body(self) -> None:
-        step, solver = self.step, self.solver
-        step.loss.forward(clear_no_need_grad=True)
-        solver.zero_grad()
-        step.loss.backward(clear_buffer=True)
-        if step.weight_decay is not None:
-            solver.weight_decay(step.weight_decay)
-        self._update()
 
     def _update(self) -> None:
         """The solver's update with its per-step scalars read from device tensors at replay time."""

@@ -105,6 +105,34 @@ def test_clear_no_need_grad_keeps_what_backward_reads():
     np.testing.assert_allclose(x.g, expected, rtol=1e-5)
 
 
+def test_flag_changes_between_passes_take_effect():
+    """What a pass frees and which functions back-propagate is planned once per graph; changing a variable's
+    persistent or need_grad flag, or its buffer, between passes must change the plan."""
+    x = leaf((4,))
+    w = leaf((4,), need_grad=False, seed=1)
+    a = F.mul2(x, w)
+    b = F.add_scalar(a, 1.0)
+    y = F.sum(F.mul_scalar(b, 3.0))
+    y.forward(clear_buffer=True)
+    assert b.data.clear_called
+    b.persistent = True
+    y.forward(clear_buffer=True)
+    assert not b.data.clear_called
+    b.persistent = False
+    y.forward(clear_no_need_grad=True)
+    assert b.data.clear_called  # add_scalar and mul_scalar read no data in backward
+    y.backward()
+    assert np.all(w.g == 0)
+    w.need_grad = True
+    y.forward(clear_no_need_grad=True)
+    y.backward()
+    np.testing.assert_allclose(w.g, 3 * x.d, rtol=1e-6)
+    replacement = nn.NdArray(b.shape)
+    b.data = replacement
+    y.forward(clear_buffer=True)
+    assert b.data is replacement and replacement.clear_called
+
+
 def test_auto_forward_runs_at_once_and_backward_works():
     x = leaf((2, 2))
     with nn.auto_forward():

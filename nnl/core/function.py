@@ -18,7 +18,9 @@ Kernels must return new arrays (never an input itself) unless sharing memory is 
 
 from __future__ import annotations
 
+import functools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
@@ -314,6 +316,13 @@ class Function:
         return f"<Function {self.name}({', '.join(f'{k}={v!r}' for k, v in self.args.items())})>"
 
 
+@functools.cache
+def _store_device_grad() -> Callable[[Any, Any, bool, bool], None]:
+    from nnl.backends.torch.grads import store_tensor_grad  # imported on first use: torch is optional
+
+    return store_tensor_grad
+
+
 def store_grad(nd: Any, grad: Any, accumulate: bool, master: bool = True) -> None:
     """Write ``grad`` into the NdArray ``nd``, adding to its content when ``accumulate`` (and not pending zero).
 
@@ -321,9 +330,7 @@ def store_grad(nd: Any, grad: Any, accumulate: bool, master: bool = True) -> Non
     compute precision, as the solvers update float32 master weights.
     """
     if not isinstance(grad, (np.ndarray, np.generic, float, int)):  # a device array (torch tensor)
-        from nnl.backends.torch.grads import store_tensor_grad
-
-        store_tensor_grad(nd, grad, accumulate, master)
+        _store_device_grad()(nd, grad, accumulate, master)
         return
     if accumulate and nd._array is not None and not nd._zeroing:
         array = nd._array if type(nd._array) is np.ndarray else nd.data

@@ -67,7 +67,7 @@ def grad(
     elif not isinstance(grad_outputs, (list, tuple)):
         grad_outputs = [grad_outputs]
     order = graph.topological_order(outputs)
-    graph._refresh_need_grad(order)
+    graph._refresh_need_grad(order, outputs)
     wanted = {id(v._data) for v in inputs}
     grads: dict[int, Any] = {}
     for o, g in zip(outputs, grad_outputs):

@@ -41,6 +41,30 @@ def graph_changed() -> None:
     _version += 1
 
 
+_flags_version = 0
+
+
+def flags_changed() -> None:
+    """Invalidate cached plans (a variable's need_grad or persistent flag, or a buffer object, changed)."""
+    global _flags_version
+    _flags_version += 1
+
+
+def _plan(roots: Sequence[Any], kind: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, cached on a single root until the graph or a variable's flags change."""
+    if len(roots) != 1:
+        return compute()
+    root = roots[0]
+    key = (_version, _flags_version)
+    plans = root._plans
+    if plans is None or plans[0] != key:
+        plans = root._plans = (key, {})
+    value = plans[1].get(kind)
+    if value is None:
+        value = plans[1][kind] = compute()
+    return value
+
+
 # -- modes ---------------------------------------------------------------------------------------------------
 def get_auto_forward() -> bool:
     return _state.auto_forward
@@ -222,7 +246,10 @@ def forward(
     post_hook: Hook | None = None,
 ) -> None:
     order = topological_order(roots)
-    frees = _forward_frees(order, roots, clear_no_need_grad and not clear_buffer) if (clear_buffer or clear_no_need_grad) else None
+    frees = None
+    if clear_buffer or clear_no_need_grad:
+        only_no_need_grad = clear_no_need_grad and not clear_buffer
+        frees = _plan(roots, ("frees", only_no_need_grad), lambda: _forward_frees(order, roots, only_no_need_grad))
     if pre_hook is None and post_hook is None and not _pre_hooks and not _post_hooks and frees is None:
         for function in order:  # the hot loop: no per-call work beyond the kernel call
             _run_forward(function, None, None)
@@ -294,7 +321,7 @@ def _forward_frees(order: list[Function], roots: Sequence[Any], only_no_need_gra
     last_use: dict[int, tuple[int, NdArray]] = {}
     needed_by_backward: set[int] = set()
     if only_no_need_grad:
-        _refresh_need_grad(order)
+        _refresh_need_grad(order, roots)
     for step, function in enumerate(order):
         for j, v in enumerate(function.inputs):
             if v._parent is not None and not v.persistent:
@@ -320,8 +347,12 @@ def _protected_inputs(order: list[Function]) -> set[int]:
 
 
 # -- backward -------------------------------------------------------------------------------------------------
-def _refresh_need_grad(order: list[Function]) -> None:
-    """Derive, in forward order, which functions must back-propagate (a leaf's need_grad may have changed)."""
+def _refresh_need_grad(order: list[Function], roots: Sequence[Any]) -> None:
+    """Derive, in forward order, which functions must back-propagate (once per change of the flags)."""
+    _plan(roots, "need_grad", lambda: _derive_need_grad(order))
+
+
+def _derive_need_grad(order: list[Function]) -> bool:
     for function in order:
         need = False
         for v in function.inputs:
@@ -333,6 +364,7 @@ def _refresh_need_grad(order: list[Function]) -> None:
             v = ref()
             if v is not None:
                 v._derived_need_grad = need
+    return True
 
 
 def backward(
@@ -343,14 +375,15 @@ def backward(
     pre_hook: Hook | None = None,
     post_hook: Hook | None = None,
 ) -> None:
-    order = topological_order([root])
-    _refresh_need_grad(order)
+    roots = [root]
+    order = topological_order(roots)
+    _refresh_need_grad(order, roots)
     if grad is not None:
         if isinstance(grad, NdArray):
             grad = grad.data
         fetch = root._parent._fetch if root._parent is not None else None
-        if fetch is not None and np.size(grad) == 1:  # made where the root's kernel runs (no host-to-device copy)
-            scale = float(np.asarray(grad, np.float32).reshape(()))  # float32 like the buffer: 2**130 is inf
+        if fetch is not None and (type(grad) in (int, float) or np.size(grad) == 1):  # made where the root's kernel
+            scale = float(np.asarray(grad, np.float32).reshape(()))  # runs; float32 like the buffer: 2**130 is inf
             root._grad._adopt(fetch(NdArray(root.shape)).fill_(scale))
         else:
             root._grad._adopt(np.array(np.broadcast_to(np.asarray(grad, np.float32), root.shape), np.float32))
@@ -358,7 +391,7 @@ def backward(
     callbacks = _as_list(communicator_callbacks)
     hooks = [h for h in (pre_hook, *_pre_hooks.values()) if h is not None]
     post_hooks = [h for h in (post_hook, *_post_hooks.values()) if h is not None]
-    protected = _protected_inputs(order) if clear_buffer else set()
+    protected = _plan(roots, "protected", lambda: _protected_inputs(order)) if clear_buffer else set()
     for function in reversed(order):
         if not function._need_backward:
             continue

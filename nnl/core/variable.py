@@ -33,11 +33,12 @@ class Variable:
         "_parent",
         "_need_grad",
         "_derived_need_grad",
-        "persistent",
+        "_persistent",
         "name",
         "recompute",
         "info",
         "_order_cache",
+        "_plans",
         "__weakref__",
     )
 
@@ -48,11 +49,12 @@ class Variable:
         self._parent: Function | None = None
         self._need_grad: bool | None = bool(need_grad)
         self._derived_need_grad = False
-        self.persistent = False
+        self._persistent = False
         self.name = ""
         self.recompute = False
         self.info = info
         self._order_cache: Any = None
+        self._plans: Any = None
 
     @classmethod
     def _output_of(cls, function: Function, shape: tuple[int, ...], need_grad: bool) -> Variable:
@@ -65,11 +67,12 @@ class Variable:
         v._parent = function
         v._need_grad = None
         v._derived_need_grad = need_grad
-        v.persistent = False
+        v._persistent = False
         v.name = ""
         v.recompute = False
         v.info = None
         v._order_cache = None
+        v._plans = None
         return v
 
     @classmethod
@@ -111,6 +114,7 @@ class Variable:
         self._data = _checked_ndarray(self, value, "data")
         if self._parent is not None:
             self._parent._replace_output_buffers(self)
+        graph.flags_changed()
 
     @property
     def grad(self) -> NdArray:
@@ -121,6 +125,7 @@ class Variable:
         self._grad = _checked_ndarray(self, value, "grad")
         if self._parent is not None:
             self._parent._replace_output_buffers(self)
+        graph.flags_changed()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -176,6 +181,17 @@ class Variable:
     @need_grad.setter
     def need_grad(self, value: bool) -> None:
         self._need_grad = bool(value)
+        graph.flags_changed()
+
+    @property
+    def persistent(self) -> bool:
+        """A persistent variable's data is never freed by ``clear_buffer``/``clear_no_need_grad``."""
+        return self._persistent
+
+    @persistent.setter
+    def persistent(self, value: bool) -> None:
+        self._persistent = bool(value)
+        graph.flags_changed()
 
     @property
     def rank(self) -> int:
@@ -223,7 +239,8 @@ class Variable:
         v._data, v._grad, v._parent = self._data, self._grad, None
         v._need_grad = self.need_grad if need_grad is None else bool(need_grad)
         v._derived_need_grad = False
-        v.persistent, v.name, v.recompute, v.info, v._order_cache = self.persistent, self.name, False, None, None
+        v._persistent, v.name, v.recompute, v.info = self._persistent, self.name, False, None
+        v._order_cache = v._plans = None
         return v
 
     def unlinked(self, need_grad: bool | None = None) -> Variable:

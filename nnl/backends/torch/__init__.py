@@ -17,3 +17,6 @@ from nnl.backends.torch import (  # noqa: F401  (imported for their registration
     k_recurrent,
     k_reduction,
 )
+from nnl.backends.torch.host_memory import keep_freed_memory
+
+keep_freed_memory()

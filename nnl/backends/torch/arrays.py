@@ -35,6 +35,17 @@ def host_dtype(tensor: torch.Tensor) -> np.dtype:
     return dtype if dtype is not None else torch.empty((), dtype=tensor.dtype).numpy().dtype
 
 
+_TORCH_DTYPES: dict[np.dtype, torch.dtype] = {}
+
+
+def torch_dtype(dtype: np.dtype) -> torch.dtype:
+    """The torch dtype of a NumPy dtype (cached: the lookup goes through an empty array)."""
+    found = _TORCH_DTYPES.get(dtype)
+    if found is None:
+        found = _TORCH_DTYPES[dtype] = torch.from_numpy(np.empty(0, dtype)).dtype
+    return found
+
+
 def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], torch.Tensor]:
     """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype``."""
     on_cpu = device.type == "cpu"
@@ -42,7 +53,7 @@ def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], tor
     def fetch(nd: NdArray) -> torch.Tensor:
         array = nd._array
         if array is None or nd._zeroing:
-            tensor = torch.zeros(nd._shape, dtype=torch.from_numpy(np.empty(0, nd._dtype)).dtype, device=device)
+            tensor = torch.zeros(nd._shape, dtype=torch_dtype(nd._dtype), device=device)
             nd._array, nd._zeroing = (tensor.numpy() if on_cpu else tensor), False
         elif type(array) is np.ndarray:
             try:

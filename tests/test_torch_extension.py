@@ -25,6 +25,8 @@ from nnl.experimental.mixed_precision_training import DynamicLossScalingUpdater 
 from nnl.ext_utils import get_extension_context, list_extensions  # noqa: E402
 from nnl.mixed_precision import DynamicLossScaler  # noqa: E402
 
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
 CUDA = torch.cuda.is_available()
 
 
@@ -109,6 +111,94 @@ def test_host_reads_and_writes_see_device_results():
         x.d[0, 0] = 5.0  # an in-place host write is what the next kernel reads
         y.forward()
         assert y.d[0, 0] == 10.0
+
+
+def test_arrays_keep_a_cast_copy_until_their_head_changes():
+    """As nnabla's synced arrays: a float32 parameter that half kernels read is cast once and the copy reused (by
+    the backward) until the parameter changes: a solver update on the device, a host write, a fill."""
+    nn.clear_parameters()
+    rng = np.random.RandomState(0)
+    with nn.context_scope(get_extension_context("torch", type_config="half")):
+        x = nn.Variable.from_numpy_array(rng.randn(4, 3).astype(np.float32))
+        y = PF.affine(x, 2, name="fc")
+        loss = F.sum(y * y)
+        w, b = nn.get_parameters()["fc/affine/W"], nn.get_parameters()["fc/affine/b"]
+        solver = S.Sgd(0.1)
+        solver.set_parameters(nn.get_parameters())
+
+        def expected() -> np.ndarray:
+            return x.d.astype(np.float16).astype(np.float32) @ w.d.astype(np.float16).astype(np.float32) + b.d
+
+        loss.forward()
+        head, version, cast = w.data._copy
+        assert cast.dtype == torch.float16 and head is w.data.device_array
+        solver.zero_grad()
+        loss.backward()
+        assert w.data._copy[2] is cast  # the backward read the same copy
+        solver.update()
+        assert w.data.device_array is head and head._version > version  # updated in place on the device
+        loss.forward()
+        assert w.data._copy[2] is not cast
+        np.testing.assert_allclose(y.d, expected(), rtol=2e-3, atol=2e-3)
+        w.d[0, 0] += 1.0  # a host write
+        loss.forward()
+        np.testing.assert_allclose(y.d, expected(), rtol=2e-3, atol=2e-3)
+        w.data.fill(0.5)
+        loss.forward()
+        np.testing.assert_allclose(y.d, expected(), rtol=2e-3, atol=2e-3)
+
+
+def test_read_only_host_data_leaves_the_array_on_its_device():
+    with nn.context_scope(get_extension_context("torch")):
+        x = nn.Variable.from_numpy_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+        y = F.mul_scalar(x, 2.0)
+        y.forward()
+        head = y.data.device_array
+        read = y.data.get_data("r")
+        np.testing.assert_array_equal(read, 2 * x.d)
+        assert y.data.device_array is head and not read.flags.writeable
+        with pytest.raises(ValueError):
+            read[0, 0] = 1.0
+        assert isinstance(y.data.get_data("rw"), np.ndarray) and y.data.get_data("rw").flags.writeable
+
+
+def test_a_training_step_makes_no_host_transfers(monkeypatch):
+    """Forward, backward and the solver update keep every buffer on the device: nothing moves to the host."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import workloads
+
+    nn.clear_parameters()
+    moves = []
+    original = nn.NdArray._to_host
+    monkeypatch.setattr(nn.NdArray, "_to_host", lambda self: moves.append(self.shape) or original(self))
+    rng = np.random.RandomState(0)
+    with nn.context_scope(get_extension_context("torch")):
+        x, t = nn.Variable((8, 1, 28, 28)), nn.Variable((8, 1))
+        loss = F.mean(F.softmax_cross_entropy(workloads.lenet(F, PF, x), t))
+        solver = S.Adam(1e-3)
+        solver.set_parameters(nn.get_parameters())
+        for step in range(3):
+            x.d, t.d = rng.rand(8, 1, 28, 28), rng.randint(0, 10, (8, 1))
+            moves.clear()
+            loss.forward(clear_no_need_grad=True)
+            solver.zero_grad()
+            loss.backward(clear_buffer=True)
+            solver.weight_decay(1e-4)
+            solver.update()
+            assert moves == [], f"step {step} moved buffers of shapes {moves} to the host"
+        assert np.isfinite(loss.d).all() and len(moves) == 1  # reading the loss is the one transfer
+
+
+def test_writing_a_whole_device_array_does_not_read_it_first():
+    """``x.d = value`` replaces a device array by host data without copying the old values to the host (a tensor
+    on torch's 'meta' device, which has no values to copy, stands for a GPU array here)."""
+    x = nn.Variable((2, 3))
+    x.data._adopt(torch.empty((2, 3), device="meta"))
+    x.d = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(x.d, np.arange(6).reshape(2, 3))
+    x.grad._adopt(torch.empty((2, 3), device="meta"))
+    x.g = 1.5
+    assert (x.g == 1.5).all() and x.g.dtype == np.float32
 
 
 # -- solvers on tensors ------------------------------------------------------------------------------------
@@ -293,8 +383,8 @@ def test_examples_run_on_torch_kernels_only(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mlp", "lenet", "resnet20", "lstm", "resnet50"])
-def test_benchmark_workloads_run_on_torch_kernels_only(name):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+def test_benchmark_workloads_run_on_torch_kernels_only(name, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
     import workloads
 
     dispatch.forget_warnings()

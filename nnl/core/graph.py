@@ -298,6 +298,7 @@ def _run_forward(function: Function, pre_hook: Hook | None, post_hook: Hook | No
         for nd, array in zip(function._out_data, results):
             nd._array = array
             nd._zeroing = False
+            nd._copy = None
     if post_hook is not None:
         post_hook(function)
     for hook in _post_hooks.values():

@@ -4,9 +4,14 @@ The engine writes kernel results straight into ``_array`` (no copy). ``zero()`` 
 pending-zero (nnabla's "zeroing"); the first read materialises the zeros, and gradient accumulation treats a
 pending-zero array as "overwrite". ``clear()`` releases the memory; the next read allocates zeros again.
 
-``_array`` is a NumPy array or, after a device kernel ran, a device array (a torch tensor). The data lives in one
-place at a time and moves lazily: reading ``.data`` brings a device array to the host (a zero-copy view for CPU
-tensors) and a device kernel takes a host array back (zero-copy on the CPU) when it next reads it.
+``_array`` is a NumPy array or, after a device kernel ran, a device array (a torch tensor): the head, which holds
+the current values, as in nnabla's synced arrays. It moves lazily: reading ``.data`` (for reading and writing)
+brings a device head to the host (a zero-copy view for CPU tensors) and a device kernel takes a host head back
+(zero-copy on the CPU) when it next reads it; ``get_data('r')`` reads a device head without moving it. A kernel
+reading the head in another precision (float32 master weights in a half-precision graph) gets a cast copy that
+``_copy`` keeps while the head is unchanged (same tensor, same torch version counter), so each parameter is cast
+once per update rather than at every read. A NumPy view taken from ``.data`` before a device kernel read the array
+may then be stale, as with nnabla's synced arrays: take ``.d`` again after running the graph.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ class NdArray:
     12.0
     """
 
-    __slots__ = ("_array", "_shape", "_dtype", "_zeroing", "__weakref__")
+    __slots__ = ("_array", "_shape", "_dtype", "_zeroing", "_copy", "__weakref__")
 
     def __init__(self, shape: Any = (), dtype: Any = np.float32) -> None:
         self._shape: Shape = _as_shape(shape)
         self._dtype = np.dtype(dtype)
         self._array: Any = None  # np.ndarray, a device array (torch.Tensor) or None
         self._zeroing = False
+        self._copy: Any = None  # (head, its version, the head cast to another dtype) or None
 
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -93,6 +99,13 @@ class NdArray:
 
     @data.setter
     def data(self, value: Any) -> None:
+        """Set every element (nnabla's write-only access): a device array is not copied to the host first."""
+        array = self._array
+        if array is not None and type(array) is not np.ndarray and array.device.type != "cpu" and not self._zeroing:
+            host = np.empty(self._shape, self.dtype)
+            host[...] = value
+            self._array, self._copy = host, None
+            return
         self.data[...] = value
 
     def _to_host(self) -> np.ndarray:
@@ -117,9 +130,18 @@ class NdArray:
 
     # -- nnabla API ------------------------------------------------------------------------------------
     def get_data(self, mode: str = "rw", dtype: Any = None) -> np.ndarray:
-        """The array for reading and/or writing; ``dtype`` casts the buffer first."""
+        """The array for reading and/or writing; ``dtype`` casts the buffer first. ``'r'`` of a device array gives a
+        read-only host copy and leaves the array on its device (no upload before the next kernel)."""
         if mode not in ("r", "w", "rw"):
             raise ValueError(f"NdArray.get_data: mode must be 'r', 'w' or 'rw', got {mode!r}.")
+        array = self._array
+        if mode == "r" and dtype is None and array is not None and not self._zeroing and type(array) is not np.ndarray:
+            from nnl.backends.torch.arrays import to_numpy
+
+            host = to_numpy(array)
+            host = host.view()  # a CPU tensor's values are shared: the view is what becomes read-only
+            host.flags.writeable = False
+            return host
         return self.cast(dtype) if dtype is not None else self.data
 
     def cast(self, dtype: Any, ctx: Any = None) -> np.ndarray:
@@ -148,7 +170,7 @@ class NdArray:
 
     def clear(self) -> None:
         """Release the memory (nnabla's ``clear``)."""
-        self._array = None
+        self._array = self._copy = None
         self._zeroing = False
 
     def copy_from(self, other: NdArray | np.ndarray) -> None:

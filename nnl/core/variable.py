@@ -61,9 +61,9 @@ class Variable:
         """A new output variable of ``function`` (engine use; skips argument normalisation)."""
         v = cls.__new__(cls)
         v._data = NdArray.__new__(NdArray)
-        v._data._shape, v._data._dtype, v._data._array, v._data._zeroing = shape, _FLOAT32, None, False
+        v._data._shape, v._data._dtype, v._data._array, v._data._zeroing, v._data._copy = shape, _FLOAT32, None, False, None
         v._grad = NdArray.__new__(NdArray)
-        v._grad._shape, v._grad._dtype, v._grad._array, v._grad._zeroing = shape, _FLOAT32, None, False
+        v._grad._shape, v._grad._dtype, v._grad._array, v._grad._zeroing, v._grad._copy = shape, _FLOAT32, None, False, None
         v._parent = function
         v._need_grad = None
         v._derived_need_grad = need_grad
@@ -94,7 +94,7 @@ class Variable:
 
     @d.setter
     def d(self, value: Any) -> None:
-        self._data.data[...] = value
+        self._data.data = value
 
     @property
     def g(self) -> np.ndarray:
@@ -103,7 +103,7 @@ class Variable:
 
     @g.setter
     def g(self, value: Any) -> None:
-        self._grad.data[...] = value
+        self._grad.data = value
 
     @property
     def data(self) -> NdArray:

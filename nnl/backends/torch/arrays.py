@@ -47,14 +47,17 @@ def torch_dtype(dtype: np.dtype) -> torch.dtype:
 
 
 def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], torch.Tensor]:
-    """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype``."""
+    """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype``.
+
+    The tensor on ``device`` becomes the NdArray's head (a host head is wrapped without a copy on the CPU); a cast
+    is kept as the NdArray's copy until the head changes."""
     on_cpu = device.type == "cpu"
 
     def fetch(nd: NdArray) -> torch.Tensor:
         array = nd._array
         if array is None or nd._zeroing:
             tensor = torch.zeros(nd._shape, dtype=torch_dtype(nd._dtype), device=device)
-            nd._array, nd._zeroing = (tensor.numpy() if on_cpu else tensor), False
+            nd._array, nd._zeroing = tensor, False
         elif type(array) is np.ndarray:
             try:
                 tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
@@ -62,14 +65,19 @@ def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], tor
                 tensor = torch.from_numpy(array.copy())
             if not on_cpu:
                 tensor = tensor.to(device, non_blocking=True)
-                nd._array = tensor
+            nd._array = tensor
         else:
             tensor = array
             if tensor.device != device:
                 tensor = tensor.to(device)
                 nd._array = tensor
         if tensor.dtype != dtype and tensor.is_floating_point():
-            tensor = tensor.to(dtype)
+            copy = nd._copy
+            if copy is not None and copy[0] is tensor and copy[1] == tensor._version and copy[2].dtype == dtype:
+                return copy[2]
+            cast = tensor.to(dtype)
+            nd._copy = (tensor, tensor._version, cast)
+            return cast
         return tensor
 
     return fetch

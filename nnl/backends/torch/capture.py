@@ -47,6 +47,8 @@ class CudaGraphStep:
         self.lr = torch.zeros((), device=self.device)
         self.inputs = [(v._data, self._static(v._data)) for v in step.inputs]
         self._refresh()
+        for nd, _ in self._buffers():  # casts cached by the warm-up would not be captured: the replays need them
+            nd._copy = None
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             step.run(self._update)
@@ -111,8 +113,8 @@ class CudaGraphStep:
         self._after()
 
     def _after(self) -> None:
-        for nd, captured in self.buffers:
-            nd._array, nd._zeroing = captured, False
+        for nd, captured in self.buffers:  # a replay updates tensors without bumping their versions: drop the casts
+            nd._array, nd._zeroing, nd._copy = captured, False, None
         for key in self.keys:
             state = self.solver._states[key]
             state.t = min(state.t + 1, _T_MAX)

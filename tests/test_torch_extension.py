@@ -287,10 +287,41 @@ def test_low_precision_training_learns_with_float32_master_weights(type_config):
     assert losses[-1] < 0.7 * losses[0]
     uses = {u.function: u.implementation for u in report(y)}
     assert uses["Convolution"] == f"torch:{type_config}" and uses["Affine"] == f"torch:{type_config}"
-    assert uses["BatchNormalization"] == "torch:float"  # statistics stay in float32, as autocast does
+    assert uses["BatchNormalization"] == f"torch:{type_config}"  # with float32 parameters and statistics
     for key, p in nn.get_parameters().items():
         assert p.d.dtype == np.float32 and p.g.dtype == np.float32, key
     assert scaler.scale > 256.0  # no overflow in 12 steps: the scale grew after each `interval` good steps
+
+
+@pytest.mark.parametrize("type_config", ["half", "bfloat16"])
+def test_batch_normalization_keeps_low_precision_data_and_float32_statistics(type_config):
+    """As cuDNN: half/bfloat16 in and out (activations take half the memory), float32 parameters and running
+    statistics, which update in place; values and gradients match the float32 computation."""
+    rng = np.random.RandomState(0)
+    data = (rng.randn(8, 4, 5, 5) * 3 + 1).astype(np.float32)
+    weights = rng.randn(8, 4, 5, 5).astype(np.float32)
+    results = {}
+    for tc in ("float", type_config):
+        nn.clear_parameters()
+        with nn.context_scope(get_extension_context("torch", type_config=tc)):
+            x = nn.Variable.from_numpy_array(data, need_grad=True)
+            y = PF.batch_normalization(x, batch_stat=True, name="bn")
+            loss = F.sum(y * nn.Variable.from_numpy_array(weights))
+            loss.forward()
+            loss.backward()
+            params = nn.get_parameters(grad_only=False)
+            results[tc] = (y, x.g.copy(), {k: (v.d.copy(), v.g.copy()) for k, v in params.items()})
+    y, dx, params = results[type_config]
+    assert y.data.device_array.dtype == getattr(torch, "float16" if type_config == "half" else "bfloat16")
+    _, dx_ref, params_ref = results["float"]
+    tol = 2e-2 if type_config == "half" else 8e-2
+    np.testing.assert_allclose(y.d, results["float"][0].d, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, dx_ref, rtol=tol, atol=tol * np.abs(dx_ref).max())
+    for key, (value, grad) in params.items():
+        assert value.dtype == np.float32 and grad.dtype == np.float32, key
+        np.testing.assert_allclose(value, params_ref[key][0], rtol=tol, atol=tol)  # running mean/var updated
+        np.testing.assert_allclose(grad, params_ref[key][1], rtol=tol, atol=tol * max(1.0, np.abs(params_ref[key][1]).max()))
+    assert not np.allclose(params["bn/bn/mean"][0], 0.0)
 
 
 def test_loss_scaler_skips_overflowing_steps_and_shrinks():

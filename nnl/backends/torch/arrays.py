@@ -46,8 +46,8 @@ def torch_dtype(dtype: np.dtype) -> torch.dtype:
     return found
 
 
-def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], torch.Tensor]:
-    """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype``.
+def fetcher(device: torch.device, dtype: torch.dtype | None) -> Callable[[NdArray], torch.Tensor]:
+    """A function giving an NdArray's buffer as a tensor on ``device``, floating data cast to ``dtype`` (if given).
 
     The tensor on ``device`` becomes the NdArray's head (a host head is wrapped without a copy on the CPU); a cast
     is kept as the NdArray's copy until the head changes."""
@@ -71,7 +71,7 @@ def fetcher(device: torch.device, dtype: torch.dtype) -> Callable[[NdArray], tor
             if tensor.device != device:
                 tensor = tensor.to(device)
                 nd._array = tensor
-        if tensor.dtype != dtype and tensor.is_floating_point():
+        if dtype is not None and tensor.dtype != dtype and tensor.is_floating_point():
             copy = nd._copy
             if copy is not None and copy[0] is tensor and copy[1] == tensor._version and copy[2].dtype == dtype:
                 return copy[2]

@@ -1,6 +1,7 @@
 """Torch kernels: batch normalization and the per-sample standardisations (layer, instance, group).
 
-Computed in float32 under the half type configs (statistics need the range), as autocast does.
+Under the half type configs, batch normalization takes and gives half/bfloat16 data with float32 parameters and
+statistics (as cuDNN does); the standardisations compute in float32 (statistics need the range), as autocast does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from nnl.backends.torch.kernel import Unsupported, kernel
 from nnl.functions import normalization, registry
 
 
-@kernel("BatchNormalization", half=False, backward=rules.batch_normalization)
+@kernel("BatchNormalization", float_parameters=True, backward=rules.batch_normalization)
 def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     if fn.n_out != 1 or len(fn.axes) != 1:
         raise Unsupported("output_stat=True or several axes")

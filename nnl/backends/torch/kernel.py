@@ -41,8 +41,9 @@ TYPE_CONFIGS = ("float", "half", "bfloat16")
 
 
 @functools.cache
-def _cached_fetcher(device: str, type_config: str) -> Callable[[Any], torch.Tensor]:
-    return arrays.fetcher(torch.device(device), arrays.COMPUTE_DTYPES[type_config])
+def _cached_fetcher(device: str, type_config: str | None) -> Callable[[Any], torch.Tensor]:
+    """The fetch function of a device and precision (``None``: every array in the dtype it is stored in)."""
+    return arrays.fetcher(torch.device(device), None if type_config is None else arrays.COMPUTE_DTYPES[type_config])
 
 
 def device_of(ctx: Context, backend: str) -> str:
@@ -54,6 +55,11 @@ def device_of(ctx: Context, backend: str) -> str:
 def fetcher_for(ctx: Context, backend: str) -> Callable[[Any], torch.Tensor]:
     """The fetch function of a torch backend string in a context (cached per device and precision)."""
     return _cached_fetcher(device_of(ctx, backend), backend.split(":")[1])
+
+
+def stored_fetcher_for(ctx: Context, backend: str) -> Callable[[Any], torch.Tensor]:
+    """Like ``fetcher_for`` but leaving every array in its stored dtype (kernels with float32 parameters)."""
+    return _cached_fetcher(device_of(ctx, backend), None)
 
 
 def _as_list(result: Any) -> list[torch.Tensor]:
@@ -190,17 +196,38 @@ def _explicit_backward(rule: Rule, impl: Impl, fn: Any, xp: Any, xs: list[Any], 
     return grads
 
 
-def register_everywhere(name: str, forward: Callable[..., Any], backward: Callable[..., Any], half: bool = True) -> None:
+def register_everywhere(
+    name: str, forward: Callable[..., Any], backward: Callable[..., Any], half: bool = True, fetcher: Callable[..., Any] = fetcher_for
+) -> None:
     """Register ``forward``/``backward`` (dispatch's kernel signatures) for every torch backend string of ``name``
     (float only when ``half`` is False)."""
+    for type_config in TYPE_CONFIGS if half else ("float",):
+        _register(name, type_config, forward, backward, fetcher)
+
+
+def _register(name: str, type_config: str, forward: Callable[..., Any], backward: Callable[..., Any], fetcher: Callable[..., Any]) -> None:
     for extension in EXTENSIONS:
-        for type_config in TYPE_CONFIGS if half else ("float",):
-            dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher_for)
+        dispatch.register(name, f"{extension}:{type_config}", forward, backward, xp=torch, fetcher=fetcher)
 
 
-def kernel(*function_names: str, half: bool = True, backward: Rule | None = None) -> Callable[[Impl], Impl]:
+def _first_input_in(dtype: torch.dtype, impl: Impl) -> Impl:
+    """``impl`` with its first input cast to ``dtype`` and the others as they are stored."""
+
+    def run(fn: Any, xs: list[Any]) -> Any:
+        x = xs[0]
+        if x.dtype != dtype and x.is_floating_point():
+            xs = [x.to(dtype), *xs[1:]]
+        return impl(fn, xs)
+
+    return run
+
+
+def kernel(*function_names: str, half: bool = True, float_parameters: bool = False, backward: Rule | None = None) -> Callable[[Impl], Impl]:
     """Register the decorated ``impl(fn, xs)`` as the torch kernel of each named function.
 
+    ``half=False`` computes in float32 under the half type configs (as autocast does for losses and reductions).
+    ``float_parameters=True`` computes in half/bfloat16 on the first input and leaves the others (parameters, running
+    statistics) in float32, as cuDNN's batch normalization does: the outputs stay in the low precision.
     ``backward(fn, x, y, dy, need)``, when given, is the gradient rule written directly with torch operations (``x``
     and ``y`` are NdArrays: fetch only the buffers the function's ``grad_depends_*`` flags declare; return
     ``NotImplemented`` for a setting it does not cover, and autograd does it); forward then records nothing for
@@ -208,15 +235,18 @@ def kernel(*function_names: str, half: bool = True, backward: Rule | None = None
     rules against numerical gradients like every other backward.
     """
 
-    def register(impl: Impl) -> Impl:
+    def functions(impl: Impl) -> tuple[Callable[..., Any], Callable[..., Any]]:
         if backward is None:
-            forward = functools.partial(_forward, impl)
-            gradient = functools.partial(_backward, impl)
-        else:
-            forward = functools.partial(_forward_unrecorded, impl)
-            gradient = functools.partial(_explicit_backward, backward, impl)
+            return functools.partial(_forward, impl), functools.partial(_backward, impl)
+        return functools.partial(_forward_unrecorded, impl), functools.partial(_explicit_backward, backward, impl)
+
+    def register(impl: Impl) -> Impl:
         for name in function_names:
-            register_everywhere(name, forward, gradient, half)
+            register_everywhere(name, *functions(impl), half and not float_parameters)
+            if float_parameters:
+                for type_config in ("half", "bfloat16"):
+                    mixed = _first_input_in(arrays.COMPUTE_DTYPES[type_config], impl)
+                    _register(name, type_config, *functions(mixed), stored_fetcher_for)
         return impl
 
     return register

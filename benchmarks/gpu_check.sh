@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device check, on a machine with an NVIDIA GPU: installs nothing; runs the GPU tests (the generic function
 # tester on cudnn, the cuda-marked tests) and the precision benchmark (nnl cudnn vs PyTorch eager and autocast, in
-# float, half and bfloat16, ResNet-50 at batch 64 on ImageNet shapes included), printing one table. About 5 minutes.
+# float, half and bfloat16, ResNet-50 at batch 64 on ImageNet shapes included, with the memory each step allocates),
+# printing one table. About 5 minutes.
 #   bash benchmarks/gpu_check.sh [seconds per measurement, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,6 @@
 """Training speed by precision: nnl on the torch extension (CPU) or cuda/cudnn (GPU) against PyTorch eager, float32
-and with torch.autocast for float16 / bfloat16, in alternating rounds of one process. Prints one table.
+and with torch.autocast for float16 / bfloat16, in alternating rounds of one process. Prints one table (on CUDA
+with the memory each step allocates).
 
     python benchmarks/precision.py [--device cpu|cuda] [--only lenet,resnet20,lstm,resnet50]
                                    [--precisions float,half,bfloat16] [--min-time 2] [--graph]
@@ -99,6 +100,16 @@ def timed(step: Any, sync: Any, seconds: float) -> float:
     return statistics.median(times)
 
 
+def step_memory(torch: Any, step: Any) -> float:
+    """MiB a CUDA step allocates above what stays allocated between steps (activations, gradients, workspace)."""
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -116,7 +127,8 @@ def main() -> None:
     extension = "cudnn" if args.device == "cuda" else "torch"
     print(f"device: {torch.cuda.get_device_name(0) if args.device == 'cuda' else 'cpu'}, torch {torch.__version__}")
     graph_header = f"{'graph ms':>10}{'graph/torch':>12}" if args.graph else ""
-    print(f"{'workload':<10}{'precision':<10}{'nnl ms':>10}{'torch ms':>10}{'nnl/torch':>11}{'nnl vs float':>14}{graph_header}")
+    memory_header = f"{'nnl MiB':>10}{'torch MiB':>10}" if args.device == "cuda" else ""
+    print(f"{'workload':<10}{'precision':<10}{'nnl ms':>10}{'torch ms':>10}{'nnl/torch':>11}{'nnl vs float':>14}{graph_header}{memory_header}")
     for name in args.only.split(","):
         float_ms = None
         for precision in args.precisions.split(","):
@@ -131,6 +143,7 @@ def main() -> None:
                     print(f"{name} {precision}: {framework} cannot run: {str(error).splitlines()[0]}")
                     del steps[framework]
             sync()
+            memory = {k: step_memory(torch, steps[k]) for k in ("nnl", "torch") if k in steps} if args.device == "cuda" else {}
             rounds: dict[str, list[float]] = {framework: [] for framework in steps}
             for _ in range(args.rounds):
                 for framework, step in steps.items():
@@ -140,7 +153,8 @@ def main() -> None:
             float_ms = nnl_ms if precision == "float" else float_ms
             speedup = f"{float_ms / nnl_ms:.2f}x" if float_ms else ""
             graph = f"{ms['nnl graph']:>10.2f}{ms['nnl graph'] / torch_ms:>12.2f}" if "nnl graph" in ms else ""
-            print(f"{name:<10}{precision:<10}{nnl_ms:>10.2f}{torch_ms:>10.2f}{nnl_ms / torch_ms:>11.2f}{speedup:>14}{graph}", flush=True)
+            mib = "".join(f"{memory.get(k, float('nan')):>10.0f}" for k in ("nnl", "torch")) if memory else ""
+            print(f"{name:<10}{precision:<10}{nnl_ms:>10.2f}{torch_ms:>10.2f}{nnl_ms / torch_ms:>11.2f}{speedup:>14}{graph}{mib}", flush=True)
 
 
 if __name__ == "__main__":

@@ -324,6 +324,28 @@ def test_batch_normalization_keeps_low_precision_data_and_float32_statistics(typ
     assert not np.allclose(params["bn/bn/mean"][0], 0.0)
 
 
+def test_half_training_keeps_half_the_activation_memory(monkeypatch):
+    """Every buffer a ResNet-20 step holds between forward and backward (data and gradients of each function's
+    outputs) takes half the bytes under type_config='half' (float32 only for the loss)."""
+    from nnl.core.graph import topological_order
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import workloads
+
+    held = {}
+    for type_config in ("float", "half"):
+        nn.clear_parameters()
+        with nn.context_scope(get_extension_context("torch", type_config=type_config)):
+            x, t = nn.Variable((4, 3, 32, 32)), nn.Variable((4, 1))
+            loss = F.mean(F.softmax_cross_entropy(workloads.resnet20(F, PF, x), t))
+            x.d, t.d = np.random.RandomState(0).rand(4, 3, 32, 32), 1
+            loss.forward()
+            loss.backward()
+            buffers = [nd.device_array for f in topological_order([loss]) for nd in (*f._out_data, *f._out_grad)]
+            held[type_config] = sum(a.numel() * a.element_size() for a in buffers if a is not None)
+    assert 0.49 < held["half"] / held["float"] < 0.52, held
+
+
 def test_loss_scaler_skips_overflowing_steps_and_shrinks():
     w = nn.Variable.from_numpy_array(np.array([1.0, 2.0], np.float32), need_grad=True)
     solver = S.Sgd(0.5)

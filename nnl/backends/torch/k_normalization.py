@@ -43,15 +43,28 @@ def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
             y, mean, invstd = torch.ops.aten.native_batch_norm(
                 moved, flat(gamma), flat(beta), mean_buffer, var_buffer, True, 1.0 - float(fn.decay_rate), float(fn.eps)
             )
-            fn._bn_saved = (mean, invstd)
+            fn._bn_saved = (mean, invstd, moved.dtype)
         else:
             y = TF.batch_norm(
                 moved, mean_buffer, var_buffer, flat(gamma), flat(beta), training=True,
                 momentum=1.0 - float(fn.decay_rate), eps=float(fn.eps),
             )
+        if update:
+            _store_statistics(fn, running_mean, running_var)
     else:
         y = TF.batch_norm(moved, flat(running_mean), flat(running_var), flat(gamma), flat(beta), training=False, eps=float(fn.eps))
     return y.movedim(1, axis) if axis != 1 else y
+
+
+def _store_statistics(fn: Any, running_mean: torch.Tensor, running_var: torch.Tensor) -> None:
+    """Running statistics stored in another dtype (float64 arrays from NumPy) were updated in a cast copy: write
+    them back to the variables' buffers."""
+    _, _, mean_variable, var_variable, _ = fn._split(fn.inputs)
+    for variable, updated in ((mean_variable, running_mean), (var_variable, running_var)):
+        head = variable._data.device_array
+        if isinstance(head, torch.Tensor) and updated.data_ptr() != head.data_ptr():
+            head.copy_(updated.reshape(head.shape))
+            variable._data._copy = None
 
 
 def standardize(fn: Any, xs: list[torch.Tensor]) -> list[torch.Tensor]:

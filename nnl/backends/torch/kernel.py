@@ -211,12 +211,14 @@ def _register(name: str, type_config: str, forward: Callable[..., Any], backward
 
 
 def _first_input_in(dtype: torch.dtype, impl: Impl) -> Impl:
-    """``impl`` with its first input cast to ``dtype`` and the others as they are stored."""
+    """``impl`` with its first input cast to ``dtype`` and the other floating inputs in float32 (float32 ones as
+    they are stored, so that in-place updates such as running statistics reach the buffer)."""
 
     def run(fn: Any, xs: list[Any]) -> Any:
-        x = xs[0]
-        if x.dtype != dtype and x.is_floating_point():
-            xs = [x.to(dtype), *xs[1:]]
+        xs = [
+            x if x is None or not x.is_floating_point() or x.dtype == want else x.to(want)
+            for x, want in zip(xs, [dtype] + [torch.float32] * (len(xs) - 1))
+        ]
         return impl(fn, xs)
 
     return run

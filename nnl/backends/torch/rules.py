@@ -161,8 +161,8 @@ def batch_normalization(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tens
     saved = fn.__dict__.get("_bn_saved")
     if saved is None or not fn.batch_stat or fn.n_out != 1:
         return NotImplemented
-    mean, invstd = saved
-    data = _data(fn, x[0])
+    mean, invstd, dtype = saved
+    data = _data(fn, x[0]).to(dtype)  # the precision the forward computed in (parameters stay float32)
     axis = int(fn.axes[0])
     moved = data.movedim(axis, 1) if axis != 1 else data
     g = dy[0].to(data.dtype)
@@ -170,7 +170,7 @@ def batch_normalization(fn: Any, x: list[Any], y: list[Any], dy: list[torch.Tens
     beta_index = None if fn.no_bias else 1
     gamma_index = None if fn.no_scale else (1 if fn.no_bias else 2)
     channels = moved.shape[1]
-    weight = _data(fn, x[gamma_index]).reshape(channels) if gamma_index is not None else None
+    weight = _data(fn, x[gamma_index]).float().reshape(channels) if gamma_index is not None else None
     mask = [bool(need[0]), gamma_index is not None and bool(need[gamma_index]),
             beta_index is not None and bool(need[beta_index])]
     gx, gw, gb = torch.ops.aten.native_batch_norm_backward(

@@ -56,13 +56,13 @@ def batch_normalization(fn: Any, xs: list[torch.Tensor]) -> torch.Tensor:
     return y.movedim(1, axis) if axis != 1 else y
 
 
-def _store_statistics(fn: Any, running_mean: torch.Tensor, running_var: torch.Tensor) -> None:
+def _store_statistics(fn: Any, running_mean: torch.Tensor | None, running_var: torch.Tensor | None) -> None:
     """Running statistics stored in another dtype (float64 arrays from NumPy) were updated in a cast copy: write
     them back to the variables' buffers."""
     _, _, mean_variable, var_variable, _ = fn._split(fn.inputs)
     for variable, updated in ((mean_variable, running_mean), (var_variable, running_var)):
         head = variable._data.device_array
-        if isinstance(head, torch.Tensor) and updated.data_ptr() != head.data_ptr():
+        if updated is not None and isinstance(head, torch.Tensor) and updated.data_ptr() != head.data_ptr():
             head.copy_(updated.reshape(head.shape))
             variable._data._copy = None
 

@@ -669,6 +669,35 @@ class _Standardize(_MultiOutput):
             grads[ig] = dg.reshape(x[ig].shape)
         return grads
 
+    def grad_graph(self, x: list[Any], y: list[Any], dy: list[Any], need: list[bool]) -> list[Any]:
+        """The backward as a graph (for second-order gradients): with x^ = (x - mean) s, s = (var + eps)^-1/2 and
+        g = dy gamma, dx = s (g - mean(g) - x^ mean(g x^)) (+ the terms of the mean and var outputs)."""
+        from nnl import functions as F
+
+        axes = list(self._raxes)
+        count = float(np.prod([self._work[a] for a in axes])) if axes else 1.0
+        data = F.reshape(x[0], self._work)
+        mean = F.mean(data, axis=axes, keepdims=True) if axes else data * 1.0
+        centered = data - mean
+        variance = F.mean(centered * centered, axis=axes, keepdims=True) if axes else centered * 0.0
+        inv_std = F.pow_scalar(variance + self.eps, -0.5)
+        normalized = centered * inv_std
+        d_out = F.reshape(dy[0], self._work)
+        grads: list[Any] = [None] * len(x)
+        ib, ig = self._ib, self._ig
+        if need[0]:
+            g = d_out * F.reshape(x[ig], self._work_param[ig]) if ig is not None else d_out
+            dx = g - F.mean(g, axis=axes, keepdims=True) - normalized * F.mean(g * normalized, axis=axes, keepdims=True) if axes else g * 0.0
+            dx = dx * inv_std
+            if self.n_out == 3:
+                dx = dx + F.reshape(dy[1], self._stat_shape) / count + F.reshape(dy[2], self._stat_shape) * centered * (2.0 / count)
+            grads[0] = F.reshape(dx, x[0].shape)
+        for i, term in ((ib, d_out), (ig, d_out * normalized)):
+            if i is not None and need[i]:
+                reduce = [a for a, (w, k) in enumerate(zip(self._work, self._work_param[i])) if k == 1 and w != 1]
+                summed = F.sum(term, axis=reduce, keepdims=True) if reduce else term
+                grads[i] = F.reshape(summed, x[i].shape)
+        return grads
 
 def _exact_param(
     fn: Function, name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str

@@ -111,6 +111,15 @@ def set_property(page, layer: str, name: str, value: str) -> None:  # noqa: F811
     expect(field).to_have_value(value)
 
 
+def exported_file(page, item: str, path: Path) -> Path:  # noqa: F811
+    """Pick ``item`` of the Export menu and save the download at ``path``."""
+    with page.expect_download() as download:
+        page.get_by_test_id("export").click()
+        page.get_by_test_id(item).click()
+    download.value.save_as(path)
+    return path
+
+
 def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_path):  # noqa: F811
     tiny_mnist(console)
     page.goto(console.url)
@@ -147,17 +156,9 @@ def test_new_user_builds_lenet_trains_evaluates_and_reports(page, console, tmp_p
     assert len(saved["links"]) == len(names) - 1
 
     # Python export, run on random digits: the parameters nnl creates are those the statistics counted.
-    with page.expect_download() as download:
-        page.get_by_test_id("export").click()
-        page.get_by_test_id("export-python").click()
-    code_path = tmp_path / "lenet_export.py"
-    download.value.save_as(code_path)
+    code_path = exported_file(page, "export-python", tmp_path / "lenet_export.py")
     run_exported_network(code_path, PARAMETERS)
-    with page.expect_download() as download:
-        page.get_by_test_id("export").click()
-        page.get_by_test_id("export-onnx").click()
-    onnx_path = tmp_path / "lenet.onnx"
-    download.value.save_as(onnx_path)
+    onnx_path = exported_file(page, "export-onnx", tmp_path / "lenet.onnx")
     run_exported_onnx(onnx_path, PARAMETERS)
 
     # DATASET: link the small CSVs; CONFIG: 2 epochs, a monitor every epoch.
@@ -399,19 +400,11 @@ def test_sdcproj_import_and_export_unchanged(page, console, tmp_path):  # noqa: 
     expect(total).not_to_have_text("-", timeout=30_000)
     parameters = total.inner_text()
     page.screenshot(path=artifact("sdcproj_imported.png"))
-    with page.expect_download() as download:
-        page.get_by_test_id("export").click()
-        page.get_by_test_id("export-sdcproj").click()
-    exported = tmp_path / "exported.sdcproj"
-    download.value.save_as(exported)
+    exported = exported_file(page, "export-sdcproj", tmp_path / "exported.sdcproj")
     assert read_text(exported).replace("\r\n", "\n") == read_text(sample).replace("\r\n", "\n")
 
     # The same project as nntxt, imported back: a network of the same layer types, auto-arranged.
-    with page.expect_download() as download:
-        page.get_by_test_id("export").click()
-        page.get_by_test_id("export-nntxt").click()
-    nntxt = tmp_path / "residual.nntxt"
-    download.value.save_as(nntxt)
+    nntxt = exported_file(page, "export-nntxt", tmp_path / "residual.nntxt")
     page.goto(console.url)
     page.get_by_test_id("import-file").set_input_files(str(nntxt))
     page.wait_for_url("**/project/residual/edit")
@@ -442,7 +435,7 @@ def test_suspend_resume_stop(page, console):  # noqa: F811
     page.get_by_test_id("job-resume").click()
     expect(page.get_by_test_id("job-state")).to_have_text("running", timeout=60_000)
     page.wait_for_function("n => Number(document.querySelector('[data-testid=curve-cost]')"
-                           ".getAttribute('data-points')) > n", arg=done, timeout=120_000)
+                           "?.getAttribute('data-points')) > n", arg=done, timeout=120_000)
     page.screenshot(path=artifact("training_resumed.png"))
     page.get_by_test_id("job-stop").click()
     expect(page.get_by_test_id("job-state")).to_have_text("stopped", timeout=60_000)

@@ -93,11 +93,12 @@ _grad_enabled = torch.is_grad_enabled
 _set_grad_enabled = torch._C._set_grad_enabled  # what torch.no_grad toggles, without its ~1.5 us of wrapping
 
 
-def _call_without_grad(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
+def _without_grad(run: Callable[..., Any], *args: Any) -> Any:
+    """``run(*args)`` with autograd recording off."""
     enabled = _grad_enabled()
     _set_grad_enabled(False)
     try:
-        return _call(impl, fn, xs)
+        return run(*args)
     finally:
         _set_grad_enabled(enabled)
 
@@ -110,7 +111,7 @@ def _record(impl: Impl, fn: Any, xs: list[Any]) -> list[torch.Tensor]:
                 need[i] = True
     if not any(need):
         fn._saved = None
-        return _call_without_grad(impl, fn, xs)
+        return _without_grad(_call, impl, fn, xs)
     recorded = [x.detach().requires_grad_() if n else x for x, n in zip(xs, need)]
     with torch.enable_grad():
         ys = _call(impl, fn, recorded)
@@ -179,18 +180,13 @@ Rule = Callable[[Any, list[Any], list[Any], list[Any], Sequence[bool]], list[Any
 def _forward_unrecorded(impl: Impl, fn: Any, xp: Any, xs: list[Any]) -> list[Any]:
     """Forward of a kernel with an explicit backward rule: nothing to record."""
     try:
-        return _call_without_grad(impl, fn, xs)
+        return _without_grad(_call, impl, fn, xs)
     except Unsupported as error:
         return _run_reference(fn, xs, str(error))
 
 
 def _explicit_backward(rule: Rule, impl: Impl, fn: Any, xp: Any, xs: list[Any], ys: list[Any], dys: list[Any], need: Sequence[bool]) -> list[Any]:
-    enabled = _grad_enabled()
-    _set_grad_enabled(False)
-    try:
-        grads = rule(fn, xs, ys, dys, need)
-    finally:
-        _set_grad_enabled(enabled)
+    grads = _without_grad(rule, fn, xs, ys, dys, need)
     if grads is NotImplemented:  # a setting the rule does not cover: autograd, recording the forward again
         return _backward(impl, fn, xp, xs, ys, dys, need)
     return grads
